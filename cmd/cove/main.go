@@ -1,0 +1,26 @@
+// Command cove is a rootless, daemonless container tool with Docker's
+// command line. The same binary plays every role (CLI, container init,
+// monitor); main dispatches roles before the CLI parses anything.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/cove-run/cove/internal/cli"
+	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/reexec"
+	"github.com/cove-run/cove/internal/userns"
+)
+
+func main() {
+	if reexec.Run() {
+		return
+	}
+	// Stage 1 of the user-namespace entry re-executes and never returns.
+	if err := userns.ContinueStage(); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		os.Exit(errdefs.ExitCove)
+	}
+	os.Exit(cli.Main(os.Args[1:]))
+}

@@ -1,0 +1,62 @@
+// Package engine holds cove's use cases (info, pull, run, ps, ...). It
+// composes storage, images, state and the runtime, returns typed results and
+// per-item errors, and never prints: the CLI renders what it returns.
+package engine
+
+import (
+	"github.com/cove-run/cove/internal/config"
+	"github.com/cove-run/cove/internal/storage"
+	"github.com/cove-run/cove/internal/userns"
+)
+
+// Engine is one invocation's view of cove's state.
+type Engine struct {
+	Config *config.Config
+	store  *storage.Store
+}
+
+// New returns an engine; the store is opened on first use.
+func New(cfg *config.Config) *Engine {
+	return &Engine{Config: cfg}
+}
+
+func (e *Engine) storageOptions() storage.Options {
+	return storage.Options{
+		GraphRoot:    e.Config.GraphRoot,
+		RunRoot:      e.Config.RunRoot,
+		Driver:       e.Config.StorageDriver,
+		MountProgram: e.Config.MountProgram,
+		Rootless:     e.Config.Rootless,
+		SingleID:     userns.SingleID(),
+	}
+}
+
+// Store opens the store once per invocation.
+func (e *Engine) Store() (*storage.Store, error) {
+	if e.store != nil {
+		return e.store, nil
+	}
+	s, err := storage.Open(e.storageOptions())
+	if err != nil {
+		return nil, err
+	}
+	e.store = s
+	return s, nil
+}
+
+// StorageWarning returns the warning that applies to the chosen driver, if
+// any, so that the CLI can print it on every command.
+func (e *Engine) StorageWarning() string {
+	if e.store != nil {
+		return e.store.Choice.Warning
+	}
+	return ""
+}
+
+// Close releases what the engine opened.
+func (e *Engine) Close() {
+	if e.store != nil {
+		e.store.Close()
+		e.store = nil
+	}
+}
