@@ -1,0 +1,287 @@
+//go:build e2e
+
+// Package e2e drives the built bin/cove as an unprivileged user with
+// subordinate ID ranges, each test with its own XDG directories and store.
+// When the test runner is root (CI), cove is spawned with the test user's
+// credentials. Every assertion checks the exit code first, then output.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	coveBinary = flag.String("cove.binary", "", "path to the cove binary under test")
+	// env holds /var/cache/cove-test/env, written by hack/setup-test-env.sh.
+	env     = map[string]string{}
+	baseDir string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *coveBinary == "" {
+		fmt.Fprintln(os.Stderr, "e2e: -cove.binary is required (make test-e2e passes it)")
+		os.Exit(2)
+	}
+	if f, err := os.Open("/var/cache/cove-test/env"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+				env[k] = strings.Trim(v, `"'`)
+			}
+		}
+		f.Close()
+	}
+	var err error
+	baseDir, err = os.MkdirTemp("", "cove-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	// The test users must traverse the base to reach their own dirs.
+	os.Chmod(baseDir, 0o755)
+	code := m.Run()
+	os.RemoveAll(baseDir)
+	os.Exit(code)
+}
+
+// testUser is who runs cove.
+type testUser struct {
+	name     string
+	uid, gid int
+	groups   []uint32
+}
+
+func lookupUser(t *testing.T, name string) testUser {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Skipf("test user %q does not exist (run hack/setup-test-env.sh on a test machine): %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return testUser{name: name, uid: uid, gid: gid}
+}
+
+// Harness is one test's cove: its user, directories and environment.
+type Harness struct {
+	t    *testing.T
+	user *testUser // nil: run as the current (non-root) user
+	Dir  string
+	Home string
+	Env  []string
+}
+
+// newHarness returns a harness running cove as the default test user.
+func newHarness(t *testing.T) *Harness {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return newHarnessFor(t, nil)
+	}
+	name := env["COVE_TEST_USER"]
+	if name == "" {
+		name = "covetest"
+	}
+	u := lookupUser(t, name)
+	return newHarnessFor(t, &u)
+}
+
+// newHarnessAs runs cove as the named user (root only).
+func newHarnessAs(t *testing.T, name string) *Harness {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs a root test runner")
+	}
+	u := lookupUser(t, name)
+	return newHarnessFor(t, &u)
+}
+
+func newHarnessFor(t *testing.T, u *testUser) *Harness {
+	t.Helper()
+	dir, err := os.MkdirTemp(baseDir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Harness{t: t, user: u, Dir: dir, Home: filepath.Join(dir, "home")}
+	for _, d := range []string{"home", "data", "config", "run", "work"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u != nil {
+		filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error {
+			return os.Lchown(p, u.uid, u.gid)
+		})
+	}
+	h.Env = []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + h.Home,
+		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+		"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run"),
+		"LANG=C",
+	}
+	t.Cleanup(h.cleanup)
+	return h
+}
+
+// cleanup removes the test's files. Files owned by subordinate IDs can only
+// be removed from inside the user namespace, so cove unshare goes first.
+func (h *Harness) cleanup() {
+	cmd := h.Cmd("unshare", "rm", "-rf", filepath.Join(h.Dir, "data"), filepath.Join(h.Dir, "run"))
+	cmd.Run()
+	if err := os.RemoveAll(h.Dir); err != nil {
+		h.t.Logf("cleanup %s: %v", h.Dir, err)
+	}
+}
+
+// Setenv adds or replaces an environment variable for later commands.
+func (h *Harness) Setenv(k, v string) {
+	out := h.Env[:0]
+	for _, e := range h.Env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	h.Env = append(out, k+"="+v)
+}
+
+// Unsetenv removes an environment variable for later commands.
+func (h *Harness) Unsetenv(k string) {
+	out := h.Env[:0]
+	for _, e := range h.Env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	h.Env = out
+}
+
+// Cmd prepares cove with the harness's user and environment.
+func (h *Harness) Cmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(*coveBinary, args...)
+	cmd.Env = h.Env
+	cmd.Dir = filepath.Join(h.Dir, "work")
+	if h.user != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
+			Uid: uint32(h.user.uid), Gid: uint32(h.user.gid), Groups: []uint32{},
+		}}
+	}
+	return cmd
+}
+
+// Result is a finished command.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Run runs cove and fails the test unless it exits with wantExit.
+func (h *Harness) Run(wantExit int, args ...string) Result {
+	h.t.Helper()
+	return h.RunIn(nil, wantExit, args...)
+}
+
+// RunIn is Run with standard input.
+func (h *Harness) RunIn(stdin []byte, wantExit int, args ...string) Result {
+	h.t.Helper()
+	cmd := h.Cmd(args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	r := run(cmd)
+	if r.Code != wantExit {
+		h.t.Fatalf("cove %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, wantExit, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+func run(cmd *exec.Cmd) Result {
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				r.Code = 128 + int(ws.Signal())
+			}
+		} else {
+			r.Code = -1
+			r.Stderr += "\n(exec failed: " + err.Error() + ")"
+		}
+	}
+	return r
+}
+
+// Chown gives a path created by the test runner to the harness's user.
+func (h *Harness) Chown(path string) {
+	if h.user != nil {
+		os.Lchown(path, h.user.uid, h.user.gid)
+	}
+}
+
+// WriteFile writes a file the harness's user owns.
+func (h *Harness) WriteFile(rel string, data []byte) string {
+	h.t.Helper()
+	p := filepath.Join(h.Dir, "work", rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	h.Chown(filepath.Dir(p))
+	h.Chown(p)
+	return p
+}
+
+// Fixture returns the path of a test image archive built by hack/, e.g.
+// Fixture("busybox", "docker") for busybox.docker.tar.
+func Fixture(t *testing.T, name, kind string) string {
+	t.Helper()
+	dir := env["COVE_TEST_IMAGES"]
+	if dir == "" {
+		dir = "/var/cache/cove-test/images"
+	}
+	p := filepath.Join(dir, name+"."+kind+".tar")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("fixture %s missing (run hack/setup-test-env.sh): %v", p, err)
+	}
+	return p
+}
+
+// Registry returns the plain-HTTP test registry's address.
+func Registry(t *testing.T) string {
+	t.Helper()
+	r := env["COVE_TEST_REGISTRY"]
+	if r == "" {
+		t.Skip("no test registry (run hack/setup-test-env.sh)")
+	}
+	return r
+}
+
+// waitFor polls cond until it is true or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
