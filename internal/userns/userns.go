@@ -56,13 +56,13 @@ const (
 
 // Plan says how the namespace will be built for the invoking user.
 type Plan struct {
-	UID, GID   int
-	User       string
-	SubUIDs    []idmap.Range
-	SubGIDs    []idmap.Range
-	NewUIDMap  string
-	NewGIDMap  string
-	SingleID   bool
+	UID, GID  int
+	User      string
+	SubUIDs   []idmap.Range
+	SubGIDs   []idmap.Range
+	NewUIDMap string
+	NewGIDMap string
+	SingleID  bool
 	// Warning explains why SingleID was chosen and how to fix the host;
 	// empty when the full mapping is used.
 	Warning string
