@@ -29,7 +29,7 @@ all: build
 build:
 	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/cove ./cmd/cove
 
-test: lint check-generated test-unit test-e2e
+test: lint check-generated test-env test-unit test-e2e
 
 lint:
 	@out=$$(gofmt -l cmd internal pkg hack); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -37,6 +37,11 @@ lint:
 
 test-unit:
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
+	@# The seccomp compiler against libseccomp's own verdicts (needs cgo and
+	@# libseccomp-dev, which hack/setup-test-env.sh installs).
+	@if pkg-config --exists libseccomp 2>/dev/null; then \
+		CGO_ENABLED=1 $(GO) test -tags '$(TAGS) libseccomp_diff' -count=1 ./internal/runtime/seccomp/; \
+	else echo "test-unit: libseccomp-dev missing: skipping the libseccomp differential test"; fi
 
 test-env:
 ifeq ($(TEST_MACHINE),1)
@@ -45,7 +50,7 @@ else
 	@echo "test-env: not a test machine (set CI=true or COVE_TEST_MACHINE=1 to let hack/ set it up); e2e tests that need it will skip"
 endif
 
-test-e2e: build test-env
+test-e2e: build
 	$(GO) test -tags '$(TAGS) e2e' -count=1 -timeout 40m ./internal/e2e/ -args -cove.binary=$(CURDIR)/bin/cove
 
 fuzz:

@@ -10,11 +10,16 @@ import (
 	"github.com/cove-run/cove/internal/cli"
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/reexec"
+	"github.com/cove-run/cove/internal/storage"
 	"github.com/cove-run/cove/internal/userns"
 )
 
 func main() {
 	if reexec.Run() {
+		return
+	}
+	// go.podman.io/storage extracts layers in a re-executed helper.
+	if storage.RunReexecRole() {
 		return
 	}
 	// Stage 1 of the user-namespace entry re-executes and never returns.

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"text/template"
 
+	units "github.com/docker/go-units"
+
 	"github.com/cove-run/cove/internal/errdefs"
 )
 
@@ -145,4 +147,8 @@ func (fm *formatter) flush() error {
 		return fm.tw.Flush()
 	}
 	return nil
+}
+
+func humanBytes(n int64) string {
+	return units.HumanSizeWithPrecision(float64(n), 3)
 }

@@ -12,7 +12,9 @@ import (
 // Engine is one invocation's view of cove's state.
 type Engine struct {
 	Config *config.Config
-	store  *storage.Store
+	// Platform chooses among multi-platform images (pull --platform).
+	Platform Platform
+	store    *storage.Store
 }
 
 // New returns an engine; the store is opened on first use.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/reexec"
 	stypes "go.podman.io/storage/types"
 	"golang.org/x/sys/unix"
 )
@@ -222,4 +223,11 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	tmp.Close()
 	return os.Rename(tmp.Name(), path)
+}
+
+// RunReexecRole runs a go.podman.io/storage helper role (it re-executes the
+// binary with its own argv[0] to extract layers in a chroot) and reports
+// whether it did. main calls it before anything else.
+func RunReexecRole() bool {
+	return reexec.Init()
 }

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-run/cove/internal/errdefs"
+)
+
+// InspectOptions are the options of `cove inspect` and `cove image inspect`.
+type InspectOptions struct {
+	IO     *IOStreams
+	Names  []string
+	Format string
+	Type   string
+}
+
+func newInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Command {
+	opts := &InspectOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Show low-level information on images in Docker's format",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Names = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return inspectRun(f, opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", "format the output with a Go template, or 'json'")
+	cmd.Flags().StringVar(&opts.Type, "type", "", "only inspect objects of this type (image)")
+	return cmd
+}
+
+func newImageInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Command {
+	cmd := newInspectCmd(f, runF)
+	cmd.Short = "Show low-level information on images"
+	cmd.Flags().MarkHidden("type")
+	cmd.PreRun = func(cmd *cobra.Command, args []string) { cmd.Flags().Set("type", "image") }
+	return cmd
+}
+
+func inspectRun(f *Factory, opts *InspectOptions) error {
+	switch opts.Type {
+	case "", "image":
+	default:
+		return errdefs.InvalidArgument("--type %q: use image", opts.Type)
+	}
+	e, err := f.EngineWithStore()
+	if err != nil {
+		return err
+	}
+	var objs []any
+	var errs []error
+	for _, n := range opts.Names {
+		in, err := e.InspectImage(n)
+		if err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) && opts.Type == "" {
+				err = fmt.Errorf("no such object: %s: %w", n, errdefs.ErrNotFound)
+			}
+			errs = append(errs, err)
+			continue
+		}
+		objs = append(objs, in)
+	}
+	if err := writeInspect(opts.IO, opts.Format, objs); err != nil {
+		return err
+	}
+	return joinErrors(errs)
+}
+
+// writeInspect prints objects as Docker does: an indented JSON array, or
+// the template once per object.
+func writeInspect(io *IOStreams, format string, objs []any) error {
+	if format == "" || format == "json" {
+		if objs == nil {
+			objs = []any{}
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "    ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(objs); err != nil {
+			return err
+		}
+		_, err := io.Out.Write(buf.Bytes())
+		return err
+	}
+	fm, err := newFormatter(io.Out, format, nil)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		// Templates see the object as JSON does, so field paths match
+		// Docker's even where Go's names differ.
+		var generic any
+		b, _ := json.Marshal(o)
+		json.Unmarshal(b, &generic)
+		if err := fm.write(generic); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// joinErrors prints all but the last error and returns the last, so each
+// failed item gets one line and the exit code reflects the failure.
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.Join(errs...)
+}

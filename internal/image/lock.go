@@ -1,0 +1,122 @@
+package image
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockWriters takes cove's exclusive image-writer lock in the state root.
+// flock is released by the kernel when the process dies, so a writer killed
+// with SIGKILL never leaves the lock held.
+func (s *Service) lockWriters() (func(), error) {
+	dir := filepath.Join(s.opts.StateRoot, "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "image-writers.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the image store: %w", err)
+	}
+	// Layers left by a writer that was killed before it made them part
+	// of an image are unreachable: nothing else can be writing now.
+	s.removeOrphansSince(nil)
+	return func() { f.Close() }, nil
+}
+
+// layerSet returns the IDs of all layers.
+func (s *Service) layerSet() (map[string]bool, error) {
+	layers, err := s.store.Layers()
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(layers))
+	for _, l := range layers {
+		set[l.ID] = true
+	}
+	return set, nil
+}
+
+// removeOrphansSince deletes layers that no image or container reaches and
+// that are not in before (nil: consider every layer). Children go before
+// their parents.
+func (s *Service) removeOrphansSince(before map[string]bool) {
+	layers, err := s.store.Layers()
+	if err != nil {
+		return
+	}
+	parent := map[string]string{}
+	for _, l := range layers {
+		parent[l.ID] = l.Parent
+	}
+	used := map[string]bool{}
+	mark := func(id string) {
+		for id != "" && !used[id] {
+			used[id] = true
+			id = parent[id]
+		}
+	}
+	imgs, err := s.store.Images()
+	if err != nil {
+		return
+	}
+	for _, img := range imgs {
+		mark(img.TopLayer)
+		for _, m := range img.MappedTopLayers {
+			mark(m)
+		}
+	}
+	ctrs, err := s.store.Containers()
+	if err != nil {
+		return
+	}
+	for _, c := range ctrs {
+		mark(c.LayerID)
+	}
+	hasChild := map[string]int{}
+	for _, l := range layers {
+		if l.Parent != "" {
+			hasChild[l.Parent]++
+		}
+	}
+	// Repeatedly delete unused leaves.
+	for {
+		removed := false
+		for _, l := range layers {
+			if used[l.ID] || (before != nil && before[l.ID]) || hasChild[l.ID] > 0 || parent[l.ID] == "\x00" {
+				continue
+			}
+			// Only image layers (an applied diff has a digest) are ours to
+			// collect: a container's fresh read-write layer has none, and
+			// run creates it without this lock. The global sweep also
+			// spares young layers, in case a writer is between steps.
+			if l.UncompressedDigest == "" || (before == nil && time.Since(l.Created) < time.Minute) {
+				continue
+			}
+			if err := s.store.DeleteLayer(l.ID); err != nil {
+				continue
+			}
+			parent[l.ID] = "\x00"
+			if l.Parent != "" {
+				hasChild[l.Parent]--
+			}
+			removed = true
+		}
+		if !removed {
+			return
+		}
+	}
+}
