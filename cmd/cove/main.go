@@ -15,6 +15,9 @@ import (
 )
 
 func main() {
+	// The C constructor may already have moved us into cove's user
+	// namespace; tell the Go side before anything reads the environment.
+	userns.AdoptConstructorState()
 	if reexec.Run() {
 		return
 	}

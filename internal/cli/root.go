@@ -92,6 +92,10 @@ func (f *Factory) preRun(cmd *cobra.Command) error {
 		return err
 	}
 	mode := cmd.Annotations[annUserns]
+	if err := userns.EntryError(); err != nil {
+		// Only commands that can go on without the namespace get here.
+		f.reexecErr = err
+	}
 	if mode == "none" || !userns.Needed() {
 		return f.afterNamespace()
 	}

@@ -192,3 +192,20 @@ func TestGlobalFlagsAndConfig(t *testing.T) {
 	os.WriteFile(cfg, []byte("[storage\n"), 0o644)
 	h.Run(125, "info")
 }
+
+// TestGoEntryFallback exercises the pure-Go user-namespace entry, used
+// when the C constructor stands aside (builds without cgo, or
+// _COVE_USERNS_GO set): it must produce the same namespace.
+func TestGoEntryFallback(t *testing.T) {
+	h := newHarness(t)
+	h.Setenv("_COVE_USERNS_GO", "1")
+	r := h.Run(0, "unshare", "cat", "/proc/self/uid_map")
+	if n := len(strings.Split(strings.TrimSpace(r.Stdout), "\n")); n != 2 {
+		t.Errorf("Go entry: want the full 2-line mapping, got %q", r.Stdout)
+	}
+	h.Run(9, "unshare", "sh", "-c", "exit 9")
+	r = h.Run(0, "info", "--format", "{{.Host.InUserNamespace}} {{.Host.SingleIDMapping}}")
+	if strings.TrimSpace(r.Stdout) != "true false" {
+		t.Errorf("Go entry: info = %q", r.Stdout)
+	}
+}

@@ -83,7 +83,7 @@ func SingleID() bool { return os.Getenv(envSingle) == "1" }
 
 // Needed reports whether this invocation must enter a user namespace before
 // touching storage: it is unprivileged and not inside one of ours yet.
-func Needed() bool { return os.Geteuid() != 0 && !InNamespace() }
+func Needed() bool { return os.Geteuid() != 0 && !InNamespace() && !goFallbackDisabled() }
 
 // NewPlan looks up the invoking user's ranges and the mapping helpers.
 func NewPlan() Plan {
