@@ -15,8 +15,11 @@ import (
 // cost 36 ms per start). The minimum of several runs filters out noise from
 // a shared machine.
 func TestInitBudget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
+	if os.Getenv("COVE_INIT_BUDGET") == "" {
+		// Timing is only meaningful on an otherwise idle machine, not
+		// beside the parallel package tests of `go test ./...`:
+		// `make test-unit` runs it alone afterwards.
+		t.Skip("set COVE_INIT_BUDGET=1 (make test-unit does, in a run of its own)")
 	}
 	bin := filepath.Join(t.TempDir(), "cove")
 	build := exec.Command("go", "build", "-tags", "containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_zfs containers_image_docker_daemon_stub osusergo netgo", "-o", bin, ".")
@@ -25,7 +28,7 @@ func TestInitBudget(t *testing.T) {
 	}
 	re := regexp.MustCompile(`(?m)^init \S+ @\S+ ms, ([0-9.]+) ms clock`)
 	best := -1.0
-	for i := 0; i < 7; i++ {
+	for i := 0; i < 15; i++ {
 		cmd := exec.Command(bin, "version")
 		cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
 		out, err := cmd.CombinedOutput()
@@ -45,7 +48,7 @@ func TestInitBudget(t *testing.T) {
 			best = total
 		}
 	}
-	t.Logf("package init: %.2f ms (best of 7)", best)
+	t.Logf("package init: %.2f ms (best of 15)", best)
 	if best > 5 {
 		t.Fatalf("package init takes %.2f ms, over the 5 ms budget: find the culprit with GODEBUG=inittrace=1 bin/cove version", best)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/cove-run/cove/internal/cli"
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/reexec"
+	"github.com/cove-run/cove/internal/runtime/initproc"
 	"github.com/cove-run/cove/internal/storage"
 	"github.com/cove-run/cove/internal/userns"
 )
@@ -18,6 +19,7 @@ func main() {
 	// The C constructor may already have moved us into cove's user
 	// namespace; tell the Go side before anything reads the environment.
 	userns.AdoptConstructorState()
+	reexec.Register(initproc.Role, initproc.Main)
 	if reexec.Run() {
 		return
 	}

@@ -7,8 +7,15 @@ import (
 	"runtime"
 	"sync"
 
-	elasticarch "github.com/elastic/go-seccomp-bpf/arch"
 )
+
+//go:generate go run ../../../hack/gensyscalls -o zsyscalls.go
+
+// sysEntry is one syscall of a generated table (zsyscalls.go).
+type sysEntry struct {
+	name string
+	nr   int
+}
 
 // archInfo describes one architecture the compiler can emit code for.
 type archInfo struct {
@@ -48,25 +55,25 @@ var (
 
 func loadArches() {
 	archTable = map[string]*archInfo{
-		"amd64": newArch("amd64", "amd64", 0xc000003e, 64, true, elasticarch.X86_64, fixupsAMD64, nil),
-		"arm64": newArch("arm64", "arm64", 0xc00000b7, 64, false, elasticarch.AARCH64, fixupsARM64, dropARM64),
-		"386":   newArch("386", "x86", 0x40000003, 32, false, elasticarch.I386, nil, nil),
-		"arm":   newArch("arm", "arm", 0x40000028, 32, false, elasticarch.ARM, nil, nil),
+		"amd64": newArch("amd64", "amd64", 0xc000003e, 64, true, tableAMD64Audit, syscallsAMD64[:], fixupsAMD64, nil),
+		"arm64": newArch("arm64", "arm64", 0xc00000b7, 64, false, tableARM64Audit, syscallsARM64[:], fixupsARM64, dropARM64),
+		"386":   newArch("386", "x86", 0x40000003, 32, false, tableI386Audit, syscallsI386[:], nil, nil),
+		"arm":   newArch("arm", "arm", 0x40000028, 32, false, tableARMAudit, syscallsARM[:], nil, nil),
 	}
 }
 
-func newArch(goarch, name string, audit uint32, bits int, x32 bool, src *elasticarch.Info, add map[string]uint32, drop func(string, int) bool) *archInfo {
-	if uint32(src.ID) != audit {
+func newArch(goarch, name string, audit uint32, bits int, x32 bool, tableAudit uint32, table []sysEntry, add map[string]uint32, drop func(string, int) bool) *archInfo {
+	if tableAudit != audit {
 		// The tables are keyed by the audit arch; a mismatch would mean a
 		// wrong table, which must never reach the kernel.
-		panic(fmt.Sprintf("seccomp: audit arch mismatch for %s: %#x != %#x", goarch, uint32(src.ID), audit))
+		panic(fmt.Sprintf("seccomp: audit arch mismatch for %s: %#x != %#x", goarch, tableAudit, audit))
 	}
-	a := &archInfo{goarch: goarch, name: name, audit: audit, bits: bits, rejectX32: x32, names: make(map[string]uint32, len(src.SyscallNames)+len(add))}
-	for n, nr := range src.SyscallNames {
-		if drop != nil && drop(n, nr) {
+	a := &archInfo{goarch: goarch, name: name, audit: audit, bits: bits, rejectX32: x32, names: make(map[string]uint32, len(table)+len(add))}
+	for _, e := range table {
+		if drop != nil && drop(e.name, e.nr) {
 			continue
 		}
-		a.names[n] = uint32(nr)
+		a.names[e.name] = uint32(e.nr)
 	}
 	for n, nr := range add {
 		a.names[n] = nr

@@ -6,7 +6,8 @@
 // The compiler handles the native architecture of the container only: a
 // syscall made through another ABI (i386 or x32 on amd64, arm on arm64) gets
 // the profile's default action (see Compile for the exception). Names are
-// resolved with the tables of github.com/elastic/go-seccomp-bpf/arch plus a
+// resolved with the tables of github.com/elastic/go-seccomp-bpf/arch (as static
+// arrays generated into zsyscalls.go, so that nothing runs at init) plus a
 // few fixups; names unknown on the architecture are skipped, as libseccomp
 // does.
 //

@@ -1,0 +1,376 @@
+// Package initproc is the container's init process up to the execve of the
+// container's command: the role proto.Role of the cove binary, started by
+// package runtime in new namespaces.
+//
+// Setup runs in one fixed order; the comments in run say why each step sits
+// where it does. Failures are reported to the parent over the sync socket
+// (stage, errno, message) and the process exits; success is the execve
+// itself, which closes the close-on-exec sync socket.
+//
+// The whole role runs on the main OS thread (see init). The Go runtime has
+// other threads, which is why nothing here may use unshare(2) or setns(2)
+// for the user or mount namespace (the kernel refuses them in a
+// multithreaded process): the parent creates every namespace with clone
+// flags, and the init only configures them.
+package initproc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/cove-run/cove/internal/runtime/caps"
+	"github.com/cove-run/cove/internal/runtime/mount"
+	"github.com/cove-run/cove/internal/runtime/proto"
+	"github.com/cove-run/cove/internal/runtime/seccomp"
+)
+
+// Role is the argv[0] under which cmd/cove registers Main.
+const Role = proto.Role
+
+// init pins the main goroutine to the main thread, before main runs, when
+// this process is a container init. Capabilities, the parent-death signal,
+// no_new_privs and the keep-capabilities bit are per-thread attributes and
+// execve keeps only the calling thread's: every step and the execve must
+// happen on one thread. The main thread is the one the parent's clone
+// created, the one carrying the parent-death signal.
+func init() {
+	if len(os.Args) > 0 && os.Args[0] == Role {
+		runtime.LockOSThread()
+	}
+}
+
+// stageError is a setup failure with the step it happened in.
+type stageError struct {
+	stage string
+	// exitCode is 126 or 127 for a failed execve of the container
+	// command, 0 otherwise.
+	exitCode int
+	err      error
+}
+
+func (e *stageError) Error() string { return e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
+
+func fail(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stageError{stage: stage, err: err}
+}
+
+// Main is the entry point of the role. It only returns when setup failed,
+// after reporting the failure; its result is the exit code.
+func Main() int {
+	// The sync socket must close at execve, so that the parent sees EOF
+	// exactly when the container command has replaced us. Go passed it
+	// (like every ExtraFiles entry) without close-on-exec.
+	unix.CloseOnExec(proto.SyncFD)
+	// The read-only view of our own binary is only needed to start us;
+	// keeping it open would hand the container a descriptor to it.
+	unix.Close(proto.ExeFD)
+
+	err := run()
+	m := proto.Message{Kind: proto.KindError, Stage: "init", Text: err.Error()}
+	var se *stageError
+	if errors.As(err, &se) {
+		m.Stage, m.ExitCode = se.stage, se.exitCode
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		m.Errno = int(errno)
+	}
+	if serr := proto.Send(proto.SyncFD, m, nil); serr != nil {
+		// No parent to tell: stderr is all that is left.
+		fmt.Fprintf(os.Stderr, "cove-init: %v\n", err)
+	}
+	if m.ExitCode != 0 {
+		return m.ExitCode
+	}
+	return 1
+}
+
+func run() error {
+	f := os.NewFile(proto.ConfigFD, "config")
+	c, err := proto.ReadConfig(f)
+	f.Close()
+	if err != nil {
+		return fail("config", err)
+	}
+
+	// Files and directories we create (mount targets, the working
+	// directory) get the usual modes whatever the caller's umask; the
+	// container's processes inherit 022 too, as in Docker.
+	unix.Umask(0o022)
+
+	// 1. Mount propagation first, before anything is mounted (see
+	// SetRootPropagation).
+	if err := mount.SetRootPropagation(c.RootfsPropagation); err != nil {
+		return fail("rootfs", err)
+	}
+	// 2. The rootfs becomes a mount point: pivot_root needs one.
+	root, err := mount.OpenRootfs(c.Rootfs)
+	if err != nil {
+		return fail("rootfs", err)
+	}
+	// 3. The spec's mounts, in order, while host paths (bind sources, the
+	// host's device nodes) are still reachable. proc is among them and is
+	// mounted here, inside our new pid namespace, so it shows the
+	// container's processes.
+	for _, m := range c.Mounts {
+		if err := root.Mount(m); err != nil {
+			root.Close()
+			return fail("mount", err)
+		}
+	}
+	// 4. /dev contents after /dev itself and /dev/pts are mounted.
+	if err := root.SetupDev(c.Devices, c.Terminal); err != nil {
+		root.Close()
+		return fail("dev", err)
+	}
+	root.Close()
+	// 5. Switch root. Everything after this sees only the container's
+	// tree; paths are container paths and cannot lead back to the host.
+	if err := mount.PivotRoot(c.Rootfs); err != nil {
+		return fail("pivot_root", err)
+	}
+	// 6. The terminal: opened in the container's own devpts instance,
+	// which is only reachable as /dev/pts after the pivot. It needs
+	// CAP_SYS_ADMIN for the /dev/console bind, so before the user switch.
+	if c.Terminal {
+		master, err := setupConsole(c.ConsoleRows, c.ConsoleCols, c.UID)
+		if err != nil {
+			return fail("console", err)
+		}
+		err = proto.Send(proto.SyncFD, proto.Message{Kind: proto.KindConsole}, master)
+		master.Close()
+		if err != nil {
+			return fail("console", fmt.Errorf("sending the terminal to the parent: %w", err))
+		}
+	}
+	// 7. Sysctls are written through /proc/sys, so before /proc/sys
+	// becomes read-only in the next step.
+	if err := writeSysctls(c.Sysctl); err != nil {
+		return fail("sysctl", err)
+	}
+	// 8. Masked and read-only paths, after every mount that could cover
+	// them and after the sysctls.
+	if err := mount.MaskPaths(c.MaskedPaths); err != nil {
+		return fail("masked paths", err)
+	}
+	if err := mount.ReadonlyPaths(c.ReadonlyPaths); err != nil {
+		return fail("read-only paths", err)
+	}
+	// 9. Names of the UTS namespace.
+	if c.Hostname != "" {
+		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
+			return fail("hostname", fmt.Errorf("setting hostname %q: %w", c.Hostname, err))
+		}
+	}
+	if c.Domainname != "" {
+		if err := unix.Setdomainname([]byte(c.Domainname)); err != nil {
+			return fail("hostname", fmt.Errorf("setting domain name %q: %w", c.Domainname, err))
+		}
+	}
+	// 10. Resource limits while we are still root: raising a hard limit
+	// needs CAP_SYS_RESOURCE.
+	if err := setRlimits(c.Rlimits); err != nil {
+		return fail("rlimits", err)
+	}
+	// 11. The working directory is created as root (Docker creates a
+	// missing one, whoever the user is), and before a read-only root.
+	cwd := c.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.MkdirAll(cwd, 0o755); err != nil {
+		return fail("cwd", fmt.Errorf("creating working directory: %w", err))
+	}
+	if c.RootReadonly {
+		if err := mount.RemountReadonly("/"); err != nil {
+			return fail("rootfs", err)
+		}
+	}
+
+	// 12. Privileges, from most to least privileged step.
+	sets := c.Caps
+	filter := seccompFilter(c.Seccomp)
+	// The bounding set first: dropping from it needs CAP_SETPCAP in the
+	// effective set, which the user switch may clear.
+	if sets != nil {
+		if err := caps.DropBounding(caps.Set(sets.Bounding)); err != nil {
+			return fail("capabilities", err)
+		}
+	}
+	// Without no_new_privs the kernel accepts a seccomp filter only from a
+	// thread with CAP_SYS_ADMIN, which a non-root container user no longer
+	// has after the switch. So the filter goes in now, while we are root,
+	// and must allow the few calls that remain (setgroups, setres[ug]id,
+	// capset, prctl, chdir, execve): Docker's default profile does. With
+	// no_new_privs it is loaded last, right before execve (step 14).
+	if !c.NoNewPrivileges {
+		if err := seccomp.Load(filter, false); err != nil {
+			return fail("seccomp", err)
+		}
+	}
+	pdeath, err := unix.PrctlRetInt(unix.PR_GET_PDEATHSIG, 0, 0, 0, 0)
+	if err != nil {
+		pdeath = 0
+	}
+	if err := setUser(c.UID, c.GID, c.AdditionalGids); err != nil {
+		return fail("user", err)
+	}
+	// Changing credentials clears the parent-death signal; restore it, and
+	// check that the parent did not die in between (it would then never
+	// be delivered).
+	if pdeath != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
+			return fail("user", fmt.Errorf("restoring the parent-death signal: %w", err))
+		}
+		if parentGone() {
+			return fail("user", errors.New("the parent exited during setup"))
+		}
+	}
+	// As the container user and before capset, while a non-root user's
+	// effective set is still empty, so that a directory the user may not
+	// enter is an error, as in Docker (runc changes directory at the same
+	// point).
+	if err := unix.Chdir(cwd); err != nil {
+		return fail("cwd", &os.PathError{Op: "chdir to working directory", Path: cwd, Err: err})
+	}
+	if sets != nil {
+		// On the final uid: with PR_SET_KEEPCAPS the permitted set survived
+		// the switch, and capset now trims it to the spec's sets. For a
+		// non-root user without file capabilities the kernel then clears
+		// permitted and effective at execve (ambient aside), as in Docker;
+		// the bounding set stays.
+		if err := caps.Apply(caps.Set(sets.Effective), caps.Set(sets.Permitted), caps.Set(sets.Inheritable)); err != nil {
+			return fail("capabilities", fmt.Errorf("setting effective %#x, permitted %#x, inheritable %#x: %w",
+				sets.Effective, sets.Permitted, sets.Inheritable, err))
+		}
+		if err := caps.RaiseAmbient(caps.Set(sets.Ambient)); err != nil {
+			return fail("capabilities", err)
+		}
+	}
+	unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
+
+	// 13. Find the command inside the container, with the container's
+	// PATH and as the container user.
+	path, err := lookPath(c.Args[0], c.Env)
+	if err != nil {
+		return err
+	}
+	if err := closeExtraFDs(); err != nil {
+		return fail("exec", err)
+	}
+
+	// 14. Last: no_new_privs and the filter, as close to execve as
+	// possible, so that the profile constrains the container and not our
+	// setup. Load uses TSYNC so every thread of the Go runtime gets it.
+	if c.NoNewPrivileges {
+		if filter != nil {
+			if err := seccomp.Load(filter, true); err != nil {
+				return fail("seccomp", err)
+			}
+		} else if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fail("no_new_privs", fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err))
+		}
+	}
+	// An error here means a profile that denies sendmsg: the parent copes
+	// (see runtime.Start), and the execve is what matters.
+	proto.Send(proto.SyncFD, proto.Message{Kind: proto.KindExec}, nil)
+	err = syscall.Exec(path, c.Args, c.Env)
+	return execError(c.Args[0], path, err)
+}
+
+// parentGone reports whether the parent's end of the sync socket is closed.
+// In our own pid namespace getppid() is 0, so the socket is the only cheap
+// way to see the parent.
+func parentGone() bool {
+	fds := []unix.PollFd{{Fd: proto.SyncFD, Events: unix.POLLRDHUP}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLRDHUP) != 0
+}
+
+// closeExtraFDs marks every descriptor above stderr close-on-exec, so that
+// nothing of ours (the caller's leftovers, the Go runtime's poller) reaches
+// the container. The sync socket is among them, as it must be.
+func closeExtraFDs() error {
+	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	// Before Linux 5.11: walk /proc/self/fd (the container's procfs now,
+	// but our PID is visible in it).
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("listing open files: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("listing open files: %w", err)
+	}
+	for _, n := range names {
+		if fd, err := strconv.Atoi(n); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}
+
+// writeSysctls writes each key through /proc/sys. The parent has checked
+// that every key is namespaced.
+func writeSysctls(m map[string]string) error {
+	for k, v := range m {
+		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("setting sysctl %s=%s: %w", k, v, err)
+		}
+	}
+	return nil
+}
+
+func setRlimits(list []proto.Rlimit) error {
+	for _, l := range list {
+		// syscall.Setrlimit, not unix.Setrlimit: the Go runtime raised its
+		// own soft RLIMIT_NOFILE at start and puts the original back at
+		// execve unless the program set the limit itself, which only the
+		// syscall package's wrapper tells it.
+		rl := syscall.Rlimit{Cur: l.Soft, Max: l.Hard}
+		if err := syscall.Setrlimit(l.Resource, &rl); err != nil {
+			return fmt.Errorf("setting %s to %d/%d: %w", l.Name, l.Soft, l.Hard, err)
+		}
+	}
+	return nil
+}
+
+// seccompFilter rebuilds the compiled filter from its wire form.
+func seccompFilter(s *proto.Seccomp) *seccomp.Filter {
+	if s == nil {
+		return nil
+	}
+	f := &seccomp.Filter{Flags: s.Flags, Program: make([]bpf.RawInstruction, len(s.Program)/8)}
+	for i := range f.Program {
+		b := s.Program[i*8:]
+		f.Program[i] = bpf.RawInstruction{
+			Op: binary.NativeEndian.Uint16(b[0:]),
+			Jt: b[2],
+			Jf: b[3],
+			K:  binary.NativeEndian.Uint32(b[4:]),
+		}
+	}
+	return f
+}
