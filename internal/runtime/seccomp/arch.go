@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-
 )
 
 //go:generate go run ../../../hack/gensyscalls -o zsyscalls.go
