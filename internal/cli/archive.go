@@ -145,7 +145,7 @@ func loadRun(ctx context.Context, f *Factory, opts *LoadOptions) error {
 	if err != nil {
 		return err
 	}
-	path := opts.Input
+	path, input := opts.Input, opts.Input
 	if path == "" || path == "-" {
 		dir, err := scratchDir(e)
 		if err != nil {
@@ -156,10 +156,9 @@ func loadRun(ctx context.Context, f *Factory, opts *LoadOptions) error {
 		if err != nil {
 			return err
 		}
-	} else if _, err := os.Stat(path); err != nil {
-		return errdefs.InvalidArgument("%v", err)
+		input = "standard input"
 	}
-	names, err := e.LoadImages(ctx, path)
+	names, err := e.LoadImages(ctx, path, input)
 	if !opts.Quiet {
 		for _, n := range names {
 			if strings.HasPrefix(n, "sha256:") {
@@ -225,7 +224,7 @@ func importRun(ctx context.Context, f *Factory, opts *ImportOptions) error {
 	if err != nil {
 		return err
 	}
-	path := opts.Source
+	path, input := opts.Source, opts.Source
 	if path == "-" {
 		dir, err := scratchDir(e)
 		if err != nil {
@@ -235,12 +234,9 @@ func importRun(ctx context.Context, f *Factory, opts *ImportOptions) error {
 		if path, err = spool(opts.IO.In, dir); err != nil {
 			return err
 		}
-	} else if st, err := os.Stat(path); err != nil {
-		return errdefs.InvalidArgument("%v", err)
-	} else if st.IsDir() {
-		return errdefs.InvalidArgument("%s is a directory: import takes a tarball", path)
+		input = "standard input"
 	}
-	id, err := e.ImportImage(ctx, engine.ImportRequest{Path: path, Ref: opts.Ref, Changes: opts.Changes, Message: opts.Message})
+	id, err := e.ImportImage(ctx, engine.ImportRequest{Path: path, Input: input, Ref: opts.Ref, Changes: opts.Changes, Message: opts.Message})
 	if err != nil {
 		return err
 	}

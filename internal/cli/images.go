@@ -77,7 +77,7 @@ func imagesRun(f *Factory, opts *ImagesOptions) error {
 	if opts.Repo != "" {
 		filters = append(filters, "reference="+opts.Repo)
 	}
-	sums, err := e.ListImages(opts.All, filters)
+	sums, err := e.ListImages(opts.All, filters, strings.Contains(opts.Format, "Labels"))
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func newInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Command 
 	opts := &InspectOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Show low-level information on images in Docker's format",
+		Short: "Show low-level information on containers and images in Docker's format",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
@@ -34,7 +34,7 @@ func newInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Command 
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", "format the output with a Go template, or 'json'")
-	cmd.Flags().StringVar(&opts.Type, "type", "", "only inspect objects of this type (image)")
+	cmd.Flags().StringVar(&opts.Type, "type", "", "only inspect objects of this type (container or image)")
 	return cmd
 }
 
@@ -48,9 +48,9 @@ func newImageInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Com
 
 func inspectRun(f *Factory, opts *InspectOptions) error {
 	switch opts.Type {
-	case "", "image":
+	case "", "image", "container":
 	default:
-		return errdefs.InvalidArgument("--type %q: use image", opts.Type)
+		return errdefs.InvalidArgument("--type %q: use container or image", opts.Type)
 	}
 	e, err := f.EngineWithStore()
 	if err != nil {
@@ -62,7 +62,9 @@ func inspectRun(f *Factory, opts *InspectOptions) error {
 		in, err := e.InspectImage(n)
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) && opts.Type == "" {
-				err = fmt.Errorf("no such object: %s: %w", n, errdefs.ErrNotFound)
+				// Docker's wording for plain inspect, which would look
+				// at containers, volumes and networks as well.
+				err = fmt.Errorf("no such object: %s%.0w", n, err)
 			}
 			errs = append(errs, err)
 			continue
@@ -72,7 +74,7 @@ func inspectRun(f *Factory, opts *InspectOptions) error {
 	if err := writeInspect(opts.IO, opts.Format, objs); err != nil {
 		return err
 	}
-	return joinErrors(errs)
+	return joinErrors(opts.IO, errs)
 }
 
 // writeInspect prints objects as Docker does: an indented JSON array, or
@@ -99,9 +101,10 @@ func writeInspect(io *IOStreams, format string, objs []any) error {
 	for _, o := range objs {
 		// Templates see the object as JSON does, so field paths match
 		// Docker's even where Go's names differ.
-		var generic any
-		b, _ := json.Marshal(o)
-		json.Unmarshal(b, &generic)
+		generic, err := jsonGeneric(o)
+		if err != nil {
+			return err
+		}
 		if err := fm.write(generic); err != nil {
 			return err
 		}
@@ -109,11 +112,51 @@ func writeInspect(io *IOStreams, format string, objs []any) error {
 	return nil
 }
 
+// jsonGeneric turns v into maps, slices and scalars as JSON sees it, with
+// whole numbers as int64 so that {{.Size}} prints 2137600, not 2.1376e+06.
+func jsonGeneric(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return numbers(generic), nil
+}
+
+func numbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = numbers(e)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
+}
+
 // joinErrors prints all but the last error and returns the last, so each
-// failed item gets one line and the exit code reflects the failure.
-func joinErrors(errs []error) error {
+// failed item gets its own "Error:" line and the exit code reflects the
+// failure.
+func joinErrors(io *IOStreams, errs []error) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return errors.Join(errs...)
+	for _, err := range errs[:len(errs)-1] {
+		fmt.Fprintf(io.ErrOut, "Error: %s\n", err)
+	}
+	return errs[len(errs)-1]
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/cove-run/cove/internal/engine"
 	"github.com/cove-run/cove/internal/errdefs"
 )
 
@@ -125,6 +127,12 @@ func newLogoutCmd(f *Factory, runF func(string) error) *cobra.Command {
 				return err
 			}
 			name, err := e.Logout(reg)
+			if errors.Is(err, engine.ErrNotLoggedIn) {
+				// Docker's behaviour (podman fails instead): there is
+				// nothing to remove, which is what the user wanted.
+				fmt.Fprintf(f.IO.Out, "Not logged in to %s\n", name)
+				return nil
+			}
 			if err != nil {
 				return err
 			}

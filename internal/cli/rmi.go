@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -54,5 +53,5 @@ func rmiRun(f *Factory, opts *RmiOptions) error {
 			fmt.Fprintf(opts.IO.Out, "Deleted: %s\n", d)
 		}
 	}
-	return errors.Join(errs...)
+	return joinErrors(opts.IO, errs)
 }

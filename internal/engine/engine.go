@@ -5,6 +5,7 @@ package engine
 
 import (
 	"github.com/cove-run/cove/internal/config"
+	"github.com/cove-run/cove/internal/state"
 	"github.com/cove-run/cove/internal/storage"
 	"github.com/cove-run/cove/internal/userns"
 )
@@ -15,6 +16,7 @@ type Engine struct {
 	// Platform chooses among multi-platform images (pull --platform).
 	Platform Platform
 	store    *storage.Store
+	states   *state.Store
 }
 
 // New returns an engine; the store is opened on first use.

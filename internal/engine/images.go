@@ -69,7 +69,8 @@ func (e *Engine) Push(ctx context.Context, req PushRequest) error {
 }
 
 // ListImages lists local images; filters are Docker's --filter values.
-func (e *Engine) ListImages(all bool, filters []string) ([]ImageSummary, error) {
+// withLabels fills ImageSummary.Labels (it costs a read per image).
+func (e *Engine) ListImages(all bool, filters []string, withLabels bool) ([]ImageSummary, error) {
 	svc, err := e.Images()
 	if err != nil {
 		return nil, err
@@ -78,7 +79,7 @@ func (e *Engine) ListImages(all bool, filters []string) ([]ImageSummary, error) 
 	if err != nil {
 		return nil, err
 	}
-	return svc.List(all, f)
+	return svc.List(all, f, withLabels)
 }
 
 // InspectImage describes a local image in Docker's schema.
@@ -135,13 +136,13 @@ func (e *Engine) SaveImages(ctx context.Context, names []string, format, path st
 	return svc.Save(ctx, names, format, path)
 }
 
-// LoadImages loads an archive.
-func (e *Engine) LoadImages(ctx context.Context, path string) ([]string, error) {
+// LoadImages loads an archive; errors name input ("" means path).
+func (e *Engine) LoadImages(ctx context.Context, path, input string) ([]string, error) {
 	svc, err := e.Images()
 	if err != nil {
 		return nil, err
 	}
-	return svc.Load(ctx, path)
+	return svc.Load(ctx, path, input)
 }
 
 // ImportImage creates an image from a root filesystem tarball.
@@ -175,6 +176,9 @@ func (e *Engine) Login(ctx context.Context, registry, user, pass string, tlsVeri
 func (e *Engine) Logout(registry string) (string, error) {
 	return image.New(nil, e.imageOptions()).Logout(registry)
 }
+
+// ErrNotLoggedIn is returned by Logout when there were no credentials.
+var ErrNotLoggedIn = image.ErrNotLoggedIn
 
 // AuthFile is where login stores credentials.
 func AuthFile() string { return image.AuthFile() }

@@ -61,7 +61,7 @@ func (s *Service) Login(ctx context.Context, registry, user, pass string, tlsVer
 	if err := docker.CheckAuth(ctx, sys, user, pass, host); err != nil {
 		var unauth docker.ErrUnauthorizedForCredentials
 		if errors.As(err, &unauth) {
-			return "", fmt.Errorf("login to %s as %s: wrong username or password: %w", reg, user, errdefs.ErrInvalidArgument)
+			return "", invalidCause(err, "login to %s as %s failed: wrong username or password (nothing was stored)", reg, user)
 		}
 		return "", fmt.Errorf("login to %s: %w", reg, err)
 	}
@@ -76,6 +76,9 @@ func (s *Service) Login(ctx context.Context, registry, user, pass string, tlsVer
 	return reg, nil
 }
 
+// ErrNotLoggedIn is returned by Logout when there was nothing to remove.
+var ErrNotLoggedIn = config.ErrNotLoggedIn
+
 // Logout removes stored credentials for a registry.
 func (s *Service) Logout(registry string) (string, error) {
 	reg, err := NormalizeRegistry(registry)
@@ -86,7 +89,7 @@ func (s *Service) Logout(registry string) (string, error) {
 	sys.AuthFilePath = AuthFile()
 	if err := config.RemoveAuthentication(sys, reg); err != nil {
 		if errors.Is(err, config.ErrNotLoggedIn) {
-			return "", fmt.Errorf("not logged in to %s: %w", reg, errdefs.ErrNotFound)
+			return reg, ErrNotLoggedIn
 		}
 		return "", fmt.Errorf("logout from %s: %w", reg, err)
 	}

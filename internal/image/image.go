@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -106,11 +105,20 @@ func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
 // (alpine -> docker.io/library/alpine:latest).
 func ParseName(s string) (reference.Named, error) {
 	if s == "" {
-		return nil, errdefs.InvalidArgument("empty image reference")
+		return nil, invalidf(`invalid reference format "": empty image name`)
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return nil, errdefs.InvalidArgument("invalid reference format %q: %v", s, err)
+		return nil, invalidCause(err, "invalid reference format %q: %s", s, reasonOf(err))
+	}
+	// NAME:TAG@DIGEST means the digest, as in Docker (the library cannot
+	// use both at once).
+	if d, ok := named.(reference.Digested); ok {
+		if _, tagged := named.(reference.Tagged); tagged {
+			if named, err = reference.WithDigest(reference.TrimNamed(named), d.Digest()); err != nil {
+				return nil, invalidCause(err, "invalid reference format %q: %v", s, err)
+			}
+		}
 	}
 	return reference.TagNameOnly(named), nil
 }
@@ -189,13 +197,13 @@ func reattach(repo, from reference.Named) (reference.Named, error) {
 
 // NotFound returns the "no such image" error Docker users recognise.
 func NotFound(name string) error {
-	return fmt.Errorf("no such image: %s: %w", name, errdefs.ErrNotFound)
+	return notFoundf(nil, "no such image: %s", name)
 }
 
 // Lookup finds a local image by full or short ID, ID prefix, or name.
 func (s *Service) Lookup(nameOrID string) (*cstorage.Image, error) {
 	if nameOrID == "" {
-		return nil, errdefs.InvalidArgument("empty image name")
+		return nil, invalidf(`no such image: "" (empty image name)`)
 	}
 	id := strings.TrimPrefix(nameOrID, "sha256:")
 	if isHexPrefix(id) {
@@ -211,7 +219,7 @@ func (s *Service) Lookup(nameOrID string) (*cstorage.Image, error) {
 			for i := range imgs {
 				if strings.HasPrefix(imgs[i].ID, id) {
 					if match != nil {
-						return nil, errdefs.InvalidArgument("image ID prefix %q is ambiguous", nameOrID)
+						return nil, invalidf("image ID prefix %q is ambiguous: it matches %s and %s", nameOrID, shortID(match.ID), shortID(imgs[i].ID))
 					}
 					match = &imgs[i]
 				}
@@ -223,6 +231,10 @@ func (s *Service) Lookup(nameOrID string) (*cstorage.Image, error) {
 	}
 	cands, err := s.localCandidates(nameOrID)
 	if err != nil {
+		if isHexPrefix(id) {
+			// A full ID is not a valid name; it is simply not here.
+			return nil, NotFound(nameOrID)
+		}
 		return nil, err
 	}
 	for _, c := range cands {
@@ -375,14 +387,6 @@ func RepoTagsAndDigests(img *cstorage.Image) (tags, digests []string) {
 	}
 	sort.Strings(digests)
 	return tags, digests
-}
-
-// progressWriter returns w, or io.Discard.
-func progressWriter(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
 }
 
 // withTimeout bounds registry operations so that an unreachable registry

@@ -1,15 +1,22 @@
 package image
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/pkg/compression"
 	"go.podman.io/image/v5/tarball"
 
 	"github.com/cove-run/cove/internal/errdefs"
@@ -19,6 +26,8 @@ import (
 type ImportRequest struct {
 	// Path is a (possibly compressed) tar of a root filesystem.
 	Path string
+	// Input is what errors call it (the path, or "standard input").
+	Input string
 	// Ref names the new image; empty leaves it unnamed.
 	Ref     string
 	Changes []string
@@ -27,6 +36,9 @@ type ImportRequest struct {
 
 // Import creates a one-layer image from a root filesystem tarball.
 func (s *Service) Import(ctx context.Context, req ImportRequest) (string, error) {
+	if req.Input == "" {
+		req.Input = req.Path
+	}
 	var named reference.Named
 	if req.Ref != "" {
 		n, err := ParseName(req.Ref)
@@ -49,18 +61,50 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (string, error)
 		comment = "imported from tarball"
 	}
 	cfg.History = []imgspecv1.History{{Created: &now, CreatedBy: "cove import", Comment: comment}}
+	if err := checkTarball(req.Path, req.Input); err != nil {
+		return "", err
+	}
 	ref, err := tarball.NewReference([]string{req.Path}, nil)
 	if err != nil {
-		return "", errdefs.InvalidArgument("import %q: %v", req.Path, err)
+		return "", invalidCause(err, "import %s: %v", req.Input, err)
 	}
 	if err := ref.(tarball.ConfigUpdater).ConfigUpdate(cfg, nil); err != nil {
 		return "", err
 	}
 	id, err := s.copyToStore(ctx, ref, named, s.systemContext("", nil), nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: importing %s: %v", errdefs.ErrInvalidArgument, req.Path, err)
+		var bad *badLayerError
+		if errors.As(err, &bad) {
+			return "", invalidCause(err, "import %s: %v", req.Input, bad)
+		}
+		return "", invalidCause(err, "import %s: %v", req.Input, err)
 	}
 	return id, nil
+}
+
+// checkTarball refuses what is not a (possibly compressed) tar before
+// anything is written, so the message says what is wrong with the input.
+func checkTarball(path, input string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return notFoundf(err, "import %s: no such file", input)
+		}
+		return invalidCause(err, "import %s: %v", input, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return invalidf("import %s: it is a directory; import takes a tarball", input)
+	}
+	dr, _, err := compression.AutoDecompress(f)
+	if err != nil {
+		return invalidCause(err, "import %s: cannot decompress it: %v", input, err)
+	}
+	defer dr.Close()
+	if _, err := tar.NewReader(dr).Next(); err != nil && err != io.EOF {
+		return invalidCause(err, "import %s: not a tar archive: %v", input, err)
+	}
+	return nil
 }
 
 // ApplyChanges applies Dockerfile-style instructions (`--change`) to an
@@ -103,15 +147,13 @@ func ApplyChanges(c *imgspecv1.ImageConfig, changes []string) error {
 				c.ExposedPorts = map[string]struct{}{}
 			}
 			for _, p := range strings.Fields(rest) {
-				port, proto, _ := strings.Cut(p, "/")
-				if proto == "" {
-					proto = "tcp"
+				ports, err := exposedPorts(p)
+				if err != nil {
+					return errdefs.InvalidArgument("--change %q: %v", ch, err)
 				}
-				var n int
-				if _, err := fmt.Sscanf(port, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != port || (proto != "tcp" && proto != "udp" && proto != "sctp") {
-					return errdefs.InvalidArgument("--change %q: invalid port %q", ch, p)
+				for _, port := range ports {
+					c.ExposedPorts[port] = struct{}{}
 				}
-				c.ExposedPorts[port+"/"+proto] = struct{}{}
 			}
 		case "USER":
 			c.User = rest
@@ -124,9 +166,11 @@ func ApplyChanges(c *imgspecv1.ImageConfig, changes []string) error {
 			if c.Volumes == nil {
 				c.Volumes = map[string]struct{}{}
 			}
-			vols := commandForm(rest)
-			if !strings.HasPrefix(rest, "[") {
-				vols = strings.Fields(rest)
+			vols := strings.Fields(rest)
+			if strings.HasPrefix(rest, "[") {
+				if err := json.Unmarshal([]byte(rest), &vols); err != nil {
+					return errdefs.InvalidArgument("--change %q: malformed JSON list: %v", ch, err)
+				}
 			}
 			for _, v := range vols {
 				if !strings.HasPrefix(v, "/") {
@@ -141,6 +185,42 @@ func ApplyChanges(c *imgspecv1.ImageConfig, changes []string) error {
 		}
 	}
 	return nil
+}
+
+// exposedPorts parses an EXPOSE argument: PORT[-PORT][/PROTO].
+func exposedPorts(p string) ([]string, error) {
+	spec, proto, _ := strings.Cut(p, "/")
+	proto = strings.ToLower(proto)
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" && proto != "sctp" {
+		return nil, fmt.Errorf("invalid protocol in port %q (use tcp, udp or sctp)", p)
+	}
+	loS, hiS, isRange := strings.Cut(spec, "-")
+	lo, err := portNumber(loS)
+	if err != nil {
+		return nil, fmt.Errorf("invalid port %q", p)
+	}
+	hi := lo
+	if isRange {
+		if hi, err = portNumber(hiS); err != nil || hi < lo {
+			return nil, fmt.Errorf("invalid port range %q", p)
+		}
+	}
+	out := make([]string, 0, hi-lo+1)
+	for n := lo; n <= hi; n++ {
+		out = append(out, strconv.Itoa(n)+"/"+proto)
+	}
+	return out, nil
+}
+
+func portNumber(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != s {
+		return 0, fmt.Errorf("invalid port %q", s)
+	}
+	return n, nil
 }
 
 // commandForm parses the JSON (exec) form, or wraps the shell form in

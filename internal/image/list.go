@@ -108,8 +108,10 @@ func parseTimeOrDuration(v string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither a timestamp nor a duration", v)
 }
 
-// List returns the images in the store, newest first.
-func (s *Service) List(all bool, f *Filter) ([]Summary, error) {
+// List returns the images in the store, newest first. Labels are read
+// (from each image's configuration) only when withLabels is set or a
+// label filter needs them.
+func (s *Service) List(all bool, f *Filter, withLabels bool) ([]Summary, error) {
 	imgs, err := s.store.Images()
 	if err != nil {
 		return nil, err
@@ -119,20 +121,33 @@ func (s *Service) List(all bool, f *Filter) ([]Summary, error) {
 	for _, c := range ctrs {
 		users[c.ImageID]++
 	}
-	// An unnamed image whose top layer is another image's parent layer is
-	// an intermediate (build) image.
-	parentLayers := map[string]bool{}
+	// One read of the layer store serves sizes and parentage.
+	layers, err := s.store.Layers()
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*cstorage.Layer, len(layers))
+	for i := range layers {
+		byID[layers[i].ID] = &layers[i]
+	}
+	// An unnamed image whose top layer lies below another image's top
+	// layer is an intermediate image (a build step, or the base of an
+	// image built on it): hidden without -a, as in Docker and podman.
+	below := map[string]bool{}
 	for i := range imgs {
-		if l, err := s.store.Layer(imgs[i].TopLayer); err == nil && l.Parent != "" {
-			parentLayers[l.Parent] = true
+		l := byID[imgs[i].TopLayer]
+		for l != nil && l.Parent != "" && !below[l.Parent] {
+			below[l.Parent] = true
+			l = byID[l.Parent]
 		}
 	}
+	needLabels := withLabels || f != nil && (len(f.Labels) > 0 || len(f.NotLabels) > 0)
 	out := make([]Summary, 0, len(imgs))
 	for i := range imgs {
 		img := &imgs[i]
-		sum := s.summary(img)
+		sum := s.summary(img, byID, needLabels)
 		sum.Containers = users[img.ID]
-		sum.Intermediate = len(img.Names) == 0 && parentLayers[img.TopLayer]
+		sum.Intermediate = len(img.Names) == 0 && below[img.TopLayer]
 		if !all && sum.Intermediate {
 			continue
 		}
@@ -145,7 +160,10 @@ func (s *Service) List(all bool, f *Filter) ([]Summary, error) {
 	return out, nil
 }
 
-func (s *Service) summary(img *cstorage.Image) Summary {
+// summary describes one image. The configuration is read only when the
+// caller needs labels or the store lacks the creation time: listing stays
+// one pass over the store's own records.
+func (s *Service) summary(img *cstorage.Image, layers map[string]*cstorage.Layer, withLabels bool) Summary {
 	tags, digests := RepoTagsAndDigests(img)
 	sum := Summary{
 		ID:          "sha256:" + img.ID,
@@ -153,16 +171,32 @@ func (s *Service) summary(img *cstorage.Image) Summary {
 		RepoDigests: digests,
 		Digest:      img.Digest.String(),
 		Created:     img.Created,
-		Size:        s.Size(img),
+		Size:        chainSize(img.TopLayer, layers),
 		Dangling:    len(tags) == 0,
 	}
-	if cfg, err := s.Config(img); err == nil {
-		sum.Labels = cfg.Config.Labels
-		if cfg.Created != nil && sum.Created.IsZero() {
-			sum.Created = *cfg.Created
+	if withLabels || sum.Created.IsZero() {
+		if cfg, err := s.Config(img); err == nil {
+			sum.Labels = cfg.Config.Labels
+			if cfg.Created != nil && sum.Created.IsZero() {
+				sum.Created = *cfg.Created
+			}
 		}
 	}
 	return sum
+}
+
+// chainSize sums the uncompressed sizes of a layer and its parents.
+func chainSize(top string, layers map[string]*cstorage.Layer) int64 {
+	var total int64
+	for l := layers[top]; l != nil; l = layers[l.Parent] {
+		if l.UncompressedSize > 0 {
+			total += l.UncompressedSize
+		}
+		if l.Parent == "" {
+			break
+		}
+	}
+	return total
 }
 
 func (f *Filter) match(s *Summary) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +35,24 @@ func (s *Service) lockWriters() (func(), error) {
 	// Layers left by a writer that was killed before it made them part
 	// of an image are unreachable: nothing else can be writing now.
 	s.removeOrphansSince(nil)
+	s.dropTmpNames()
 	return func() { f.Close() }, nil
+}
+
+// dropTmpNames removes the temporary names (see copyToStore) that a killed
+// writer left behind. Only a writer holding the lock uses one.
+func (s *Service) dropTmpNames() {
+	imgs, err := s.store.Images()
+	if err != nil {
+		return
+	}
+	for _, img := range imgs {
+		for _, n := range img.Names {
+			if strings.HasPrefix(n, tmpNamePrefix) {
+				s.store.RemoveNames(img.ID, []string{n})
+			}
+		}
+	}
 }
 
 // layerSet returns the IDs of all layers.
@@ -103,7 +121,7 @@ func (s *Service) removeOrphansSince(before map[string]bool) {
 			// collect: a container's fresh read-write layer has none, and
 			// run creates it without this lock. The global sweep also
 			// spares young layers, in case a writer is between steps.
-			if l.UncompressedDigest == "" || (before == nil && time.Since(l.Created) < time.Minute) {
+			if l.UncompressedDigest == "" || (before == nil && time.Since(l.Created) < orphanGrace()) {
 				continue
 			}
 			if err := s.store.DeleteLayer(l.ID); err != nil {
@@ -119,4 +137,17 @@ func (s *Service) removeOrphansSince(before map[string]bool) {
 			return
 		}
 	}
+}
+
+// orphanGrace is how old an unreferenced image layer must be before the
+// global sweep takes it. COVE_ORPHAN_GRACE (a Go duration) overrides the
+// minute for tests, which cannot wait that long; it is read only here, at
+// lock time, not at startup.
+func orphanGrace() time.Duration {
+	if v := os.Getenv("COVE_ORPHAN_GRACE"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			return d
+		}
+	}
+	return time.Minute
 }

@@ -37,11 +37,24 @@ type RemoveResult struct {
 
 // Remove removes images: a name that is one of several of an image's names
 // is only untagged; otherwise the image is deleted with its unshared
-// layers. An image in use by containers is refused unless force, in which
-// case the containers' storage goes too (the engine removes their records
-// first). Each name gets its own result; failures do not stop the others.
+// layers. Each name gets its own result; failures do not stop the others.
+//
+// An image that containers use is refused unless force. With force, as in
+// Docker, the image loses its names but stays, dangling, as long as its
+// containers exist: rmi never removes containers or their data (podman's
+// rmi -f removes the containers; cove follows Docker here).
 func (s *Service) Remove(names []string, force bool) []RemoveResult {
 	out := make([]RemoveResult, 0, len(names))
+	// Writers of images (pull, load) must not see a layer they are about
+	// to build on disappear under them.
+	unlock, err := s.lockWriters()
+	if err != nil {
+		for _, n := range names {
+			out = append(out, RemoveResult{Input: n, Err: err})
+		}
+		return out
+	}
+	defer unlock()
 	for _, n := range names {
 		r := RemoveResult{Input: n}
 		r.Untagged, r.Deleted, r.Err = s.removeOne(n, force)
@@ -55,8 +68,8 @@ func (s *Service) removeOne(name string, force bool) (untagged, deleted []string
 	if err != nil {
 		return nil, nil, err
 	}
-	byID := strings.HasPrefix(img.ID, strings.TrimPrefix(name, "sha256:"))
-	if !byID && len(img.Names) > 1 {
+	byName := s.hasName(img, name)
+	if byName && len(img.Names) > 1 {
 		// Removing one of several names only untags, as in Docker.
 		full := s.matchingName(img, name)
 		if err := s.store.RemoveNames(img.ID, []string{full}); err != nil {
@@ -64,8 +77,8 @@ func (s *Service) removeOne(name string, force bool) (untagged, deleted []string
 		}
 		return []string{full}, nil, nil
 	}
-	if byID && len(img.Names) > 1 && !force {
-		return nil, nil, fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories: %w", shortID(img.ID), errdefs.ErrInUse)
+	if !byName && len(img.Names) > 1 && !force {
+		return nil, nil, fmt.Errorf("unable to delete %s (must be forced): image is referenced in multiple repositories%.0w", shortID(img.ID), errdefs.ErrInUse)
 	}
 	ctrs, err := s.containersUsing(img.ID)
 	if err != nil {
@@ -73,14 +86,15 @@ func (s *Service) removeOne(name string, force bool) (untagged, deleted []string
 	}
 	if len(ctrs) > 0 {
 		if !force {
-			return nil, nil, fmt.Errorf("unable to remove image %s: image is in use by container %s (use -f to remove the container as well): %w", name, shortID(ctrs[0]), errdefs.ErrInUse)
+			return nil, nil, fmt.Errorf("unable to remove image %s: image is in use by container %s: remove the container first, or use -f to remove the image's names only%.0w", name, shortID(ctrs[0]), errdefs.ErrInUse)
 		}
-		for _, c := range ctrs {
-			s.store.Unmount(c, true)
-			if err := s.store.DeleteContainer(c); err != nil {
-				return nil, nil, fmt.Errorf("removing container %s that uses image %s: %w", shortID(c), name, err)
-			}
+		if len(img.Names) == 0 {
+			return nil, nil, fmt.Errorf("unable to remove image %s: image is in use by container %s: remove the container first%.0w", name, shortID(ctrs[0]), errdefs.ErrInUse)
 		}
+		if err := s.store.RemoveNames(img.ID, img.Names); err != nil {
+			return nil, nil, err
+		}
+		return img.Names, nil, nil
 	}
 	untagged = append(untagged, img.Names...)
 	layers, err := s.store.DeleteImage(img.ID, true)
@@ -131,8 +145,13 @@ type PruneReport struct {
 // until nothing more goes: removing an image can leave its parent dangling.
 func (s *Service) Prune(all bool, f *Filter) (*PruneReport, error) {
 	rep := &PruneReport{}
+	unlock, err := s.lockWriters()
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
 	for {
-		sums, err := s.List(true, f)
+		sums, err := s.List(true, f, false)
 		if err != nil {
 			return rep, err
 		}

@@ -231,3 +231,6 @@ func writeFileAtomic(path string, data []byte) error {
 func RunReexecRole() bool {
 	return reexec.Init()
 }
+
+// ErrContainerUnknown is returned for a container the store does not know.
+var ErrContainerUnknown = cstorage.ErrContainerUnknown
