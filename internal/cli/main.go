@@ -68,12 +68,13 @@ func (f *Factory) exitCode(err error) int {
 // isUsageError recognises cobra's argument and flag errors, which it
 // returns as plain strings.
 func isUsageError(msg string) bool {
-	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "requires exactly"} {
+	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "flag needs an argument", "accepts ", "requires at least", "requires at most", "requires exactly"} {
 		if strings.Contains(msg, p) {
 			return true
 		}
 	}
-	return false
+	// pflag's parse error for a flag value: invalid argument "x" for "--n" flag.
+	return strings.Contains(msg, `invalid argument "`) && strings.Contains(msg, `" flag`)
 }
 
 func (f *Factory) warn(msg string) {

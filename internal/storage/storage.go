@@ -47,7 +47,7 @@ type Store struct {
 	Choice Choice
 }
 
-const vfsWarning = "storage driver vfs copies every image layer in full: containers start slowly and use much disk. Fix: use a kernel with overlay support in user namespaces (Linux 5.13+), or make fuse-overlayfs usable (sudo apt-get install fuse-overlayfs; /dev/fuse must be readable and writable by you), then remove the store with `cove system reset`"
+const vfsWarning = "storage driver vfs copies every image layer in full: containers start slowly and use much disk. Fix: use a kernel with overlay support in user namespaces (Linux 5.13+), or make fuse-overlayfs usable (sudo apt-get install fuse-overlayfs; /dev/fuse must be readable and writable by you), then remove the store: cove unshare rm -rf ~/.local/share/cove"
 
 // Probe decides the driver without opening the store.
 func Probe(o Options) Choice {
