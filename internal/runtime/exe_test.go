@@ -138,8 +138,21 @@ func TestContainerExeProtection(t *testing.T) {
 const parentRole = "cove-runtime-test-parent"
 
 // parentHelper starts a container and waits forever; the test kills it.
+// COVE_TEST_UID runs the command as that user (and group), COVE_TEST_INIT=1
+// with the reaper as PID 1.
 func parentHelper() int {
 	s := newSpec(os.Getenv("COVE_TEST_ROOTFS"), "sleep", "1000")
+	if v := os.Getenv("COVE_TEST_UID"); v != "" {
+		id, err := strconv.Atoi(v)
+		if err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		s.Process.User = specs.User{UID: uint32(id), GID: uint32(id)}
+	}
+	if os.Getenv("COVE_TEST_INIT") == "1" {
+		withInit(s)
+	}
 	p, err := corert.Start(context.Background(), corert.Options{Spec: s})
 	if err != nil {
 		fmt.Println("error:", err)
@@ -149,6 +162,11 @@ func parentHelper() int {
 	select {}
 }
 
+// TestContainerDiesWithParent: a container started attached dies when its
+// parent is SIGKILLed (the parent-death signal), whoever its user is. The
+// non-root cases are the regression: the user switch clears the signal
+// (the kernel does on any euid change) and the init failed to restore it,
+// so only root containers died.
 func TestContainerDiesWithParent(t *testing.T) {
 	needRoot(t)
 	root := newRootfs(t)
@@ -156,37 +174,93 @@ func TestContainerDiesWithParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(self)
-	cmd.Args[0] = parentRole
-	cmd.Env = append(os.Environ(), "COVE_TEST_ROOTFS="+root)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		uid  string
+		init bool
+	}{
+		{"root", "", false},
+		{"user", "1000", false},
+		{"root-init", "", true},
+		{"user-init", "1000", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.uid != "" {
+				needUsers(t)
+			}
+			cmd := exec.Command(self)
+			cmd.Args[0] = parentRole
+			cmd.Env = append(os.Environ(), "COVE_TEST_ROOTFS="+root, "COVE_TEST_UID="+tc.uid)
+			if tc.init {
+				cmd.Env = append(cmd.Env, "COVE_TEST_INIT=1")
+			}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			pid, err := strconv.Atoi(strings.TrimSpace(line))
+			if err != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("helper said %q", line)
+			}
+			if !alive(pid) {
+				t.Fatalf("container %d is not running", pid)
+			}
+			// Every process of the container: with --init the command is
+			// the reaper's child, and must go too.
+			pids := append([]int{pid}, childrenOf(pid)...)
+			if tc.init && len(pids) < 2 {
+				t.Errorf("the reaper %d has no child", pid)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			deadline := time.Now().Add(5 * time.Second)
+			for _, p := range pids {
+				for alive(p) {
+					if time.Now().After(deadline) {
+						for _, p := range pids {
+							syscall.Kill(p, syscall.SIGKILL)
+						}
+						t.Fatalf("container process %d (of %v) outlived its parent", p, pids)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		})
 	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("helper said %q", line)
-	}
-	if !alive(pid) {
-		t.Fatalf("container %d is not running", pid)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("container %d outlived its parent", pid)
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var list []int
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
 		}
-		time.Sleep(10 * time.Millisecond)
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		// After the command name: state, then the parent's pid.
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			list = append(list, p)
+		}
 	}
+	return list
 }
 
 // alive reports whether pid exists and is not a zombie.

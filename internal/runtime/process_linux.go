@@ -24,7 +24,8 @@ type Process struct {
 }
 
 // Pid returns the container's first process's PID in the caller's pid
-// namespace (it is 1 inside the container when it has its own).
+// namespace (it is 1 inside the container when it has its own). With
+// AnnotationInit that is the reaper, the command's parent.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Console returns the master side of the container's terminal, or nil
@@ -58,8 +59,10 @@ func (p *Process) Resize(rows, cols uint16) error {
 
 // Signal sends sig to the container's first process. Signals other than
 // SIGKILL and SIGSTOP reach a pid namespace's init only when it handles
-// them, as with Docker. After the process has exited it returns
-// os.ErrProcessDone.
+// them, as with Docker. With AnnotationInit the first process is cove's
+// reaper, which handles and forwards them to the command (SIGKILL kills
+// the reaper, and with it the whole container). After the process has
+// exited it returns os.ErrProcessDone.
 func (p *Process) Signal(sig os.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }

@@ -74,6 +74,20 @@
 // would not exist in the container's /dev/pts, so tty(1) and /dev/console
 // would point at nothing. Process.Console returns the master; raw mode and
 // SIGWINCH are the caller's business, Process.Resize sets the size.
+//
+// # Init
+//
+// With the annotation AnnotationInit (docker run --init), the init does
+// not execute the command: after the same setup it starts the command as
+// its child, from exactly the state it would have executed it in, and
+// stays on as the container's PID 1, a reaper built into cove (no tini
+// binary). It forwards the signals it gets to the command (so Signal and
+// the stop signal reach it even when it does not handle them), collects
+// every exited process of the container, and exits with the command's
+// status. It keeps only CAP_KILL, runs as the container user under the
+// container's seccomp filter, and is not dumpable, so the container cannot
+// reach into it or open the cove binary through /proc/1/exe. Process.Pid
+// is then the reaper's PID. See initproc's reaper_linux.go for the design.
 package runtime
 
 import (
@@ -94,6 +108,13 @@ import (
 	"github.com/cove-run/cove/internal/runtime/proto"
 )
 
+// AnnotationInit, set to "true" in a spec's annotations, keeps cove's
+// init as the container's PID 1: a reaper that runs the command as its
+// child, forwards signals to it, reaps orphans and exits with the
+// command's status (docker run --init; see "Init" in the package
+// documentation).
+const AnnotationInit = "run.cove.init"
+
 // Options describe a container to start.
 type Options struct {
 	// Spec describes the container. Root.Path is the already mounted
@@ -109,6 +130,11 @@ type Options struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// Detached leaves out the parent-death signal: the caller (cove's
+	// launcher) exits right after the start, and the container, re-parented
+	// to its monitor (a child subreaper), must live on.
+	Detached bool
 }
 
 // InitError is a failure of the container's init before it could execute
@@ -201,7 +227,11 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		Args: []string{proto.Role},
 		// The init needs nothing from the environment, and the container's
 		// comes from the spec; an empty one keeps the caller's secrets out.
-		Env:        []string{},
+		// Only this for the Go runtime: without it, the runtime keeps the
+		// host cgroup's cpu limit files open for the life of the process
+		// to adjust GOMAXPROCS, and the --init reaper lives as long as the
+		// container.
+		Env:        []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
 		ExtraFiles: []*os.File{cfgR, childSock, exe},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: ns.flags,
@@ -211,6 +241,9 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 			Setsid:    true,
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if opts.Detached {
+		cmd.SysProcAttr.Pdeathsig = 0
 	}
 	if ns.flags&unix.CLONE_NEWUSER != 0 {
 		// Written by the Go runtime from this process between clone and

@@ -1,11 +1,14 @@
 // Package initproc is the container's init process up to the execve of the
 // container's command: the role proto.Role of the cove binary, started by
-// package runtime in new namespaces.
+// package runtime in new namespaces. With Config.Init (docker run --init)
+// it stays on as the container's PID 1 instead, a reaper that runs the
+// command as its child: see reaper_linux.go.
 //
 // Setup runs in one fixed order; the comments in run say why each step sits
 // where it does. Failures are reported to the parent over the sync socket
 // (stage, errno, message) and the process exits; success is the execve
-// itself, which closes the close-on-exec sync socket.
+// itself, which closes the close-on-exec sync socket (the reaper closes it
+// once its child has executed the command).
 //
 // The whole role runs on the main OS thread (see init). The Go runtime has
 // other threads, which is why nothing here may use unshare(2) or setns(2)
@@ -23,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -77,6 +81,10 @@ func Main() int {
 	// The read-only view of our own binary is only needed to start us;
 	// keeping it open would hand the container a descriptor to it.
 	unix.Close(proto.ExeFD)
+	// We were executed as /proc/self/fd/N, so ps would call us "N"; with
+	// --init this name stays visible in the container as PID 1's. (Per
+	// thread: this is the main thread, the one ps shows.)
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&procName[0])), 0, 0, 0)
 
 	err := run()
 	m := proto.Message{Kind: proto.KindError, Stage: "init", Text: err.Error()}
@@ -98,12 +106,23 @@ func Main() int {
 	return 1
 }
 
+// procName is the init's command name, NUL-terminated for prctl.
+var procName = [...]byte{'c', 'o', 'v', 'e', '-', 'i', 'n', 'i', 't', 0}
+
 func run() error {
 	f := os.NewFile(proto.ConfigFD, "config")
 	c, err := proto.ReadConfig(f)
 	f.Close()
 	if err != nil {
 		return fail("config", err)
+	}
+
+	// As PID 1 the reaper keeps its descriptors for the container's
+	// lifetime: let go of any the caller leaked to us.
+	if c.Init {
+		if err := closeInherited(); err != nil {
+			return fail("init", err)
+		}
 	}
 
 	// Files and directories we create (mount targets, the working
@@ -132,7 +151,11 @@ func run() error {
 		}
 	}
 	// 4. /dev contents after /dev itself and /dev/pts are mounted.
-	if err := root.SetupDev(c.Devices, c.Terminal); err != nil {
+	devices := make([]mount.Device, len(c.Devices))
+	for i, d := range c.Devices {
+		devices[i] = mount.Device{Source: d.Source, Path: d.Path}
+	}
+	if err := root.SetupDev(devices, c.Terminal); err != nil {
 		root.Close()
 		return fail("dev", err)
 	}
@@ -209,6 +232,21 @@ func run() error {
 		if err := caps.DropBounding(caps.Set(sets.Bounding)); err != nil {
 			return fail("capabilities", err)
 		}
+		// The reaper outlives this step on all its threads: the bounding
+		// set of the others too (see threads_linux.go), while they still
+		// have CAP_SETPCAP.
+		if c.Init {
+			if err := boundOtherThreads(caps.Set(sets.Bounding)); err != nil {
+				return fail("capabilities", err)
+			}
+		}
+	}
+	// The parent-death signal the parent's clone gave us (0 when detached),
+	// read now: the user switch below clears it (restored in step 12b), and
+	// before any seccomp filter that might deny the read.
+	pdeath, err := parentDeathSignal()
+	if err != nil {
+		return fail("user", err)
 	}
 	// Without no_new_privs the kernel accepts a seccomp filter only from a
 	// thread with CAP_SYS_ADMIN, which a non-root container user no longer
@@ -221,23 +259,8 @@ func run() error {
 			return fail("seccomp", err)
 		}
 	}
-	pdeath, err := unix.PrctlRetInt(unix.PR_GET_PDEATHSIG, 0, 0, 0, 0)
-	if err != nil {
-		pdeath = 0
-	}
 	if err := setUser(c.UID, c.GID, c.AdditionalGids); err != nil {
 		return fail("user", err)
-	}
-	// Changing credentials clears the parent-death signal; restore it, and
-	// check that the parent did not die in between (it would then never
-	// be delivered).
-	if pdeath != 0 {
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
-			return fail("user", fmt.Errorf("restoring the parent-death signal: %w", err))
-		}
-		if parentGone() {
-			return fail("user", errors.New("the parent exited during setup"))
-		}
 	}
 	// As the container user and before capset, while a non-root user's
 	// effective set is still empty, so that a directory the user may not
@@ -261,6 +284,37 @@ func run() error {
 		}
 	}
 	unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
+	// 12b. The parent-death signal back, after the last credential change
+	// of this thread. The kernel (commit_creds) clears it whenever the
+	// euid, egid, fsuid or fsgid changes, or the permitted set is not a
+	// subset of the old one: so a non-root user's setresuid above always
+	// cleared it (root's setresuid(0) changes nothing, which is why only
+	// non-root containers outlived a killed parent). capset, the ambient
+	// set and KEEPCAPS only lower or keep the sets and leave it alone, but
+	// restoring after them, not between, makes that irrelevant. Nothing
+	// after this point changes this thread's credentials: the other
+	// threads' changes (clearOtherThreads, the reaper's minimize) are
+	// theirs, and the command's execve keeps it unless it is a secure
+	// exec (a set-id or file-capability binary: the kernel's choice).
+	if pdeath != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(pdeath), 0, 0, 0); err != nil {
+			return fail("user", fmt.Errorf("restoring the parent-death signal: %w", err))
+		}
+		// A parent that died while the signal was cleared never sends it:
+		// give up rather than run a container nobody owns.
+		if parentGone() {
+			return fail("user", errors.New("the parent exited during setup"))
+		}
+	}
+	// The reaper's other threads need no capability at all; without this,
+	// a root container's would keep root's full sets (the user switch
+	// above only empties them for a non-root user). After the switch:
+	// glibc's setresuid needs CAP_SETUID on every thread.
+	if c.Init {
+		if err := clearOtherThreads(); err != nil {
+			return fail("capabilities", err)
+		}
+	}
 
 	// 13. Find the command inside the container, with the container's
 	// PATH and as the container user.
@@ -284,11 +338,32 @@ func run() error {
 			return fail("no_new_privs", fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err))
 		}
 	}
+	// 15. With --init, the command runs as our child, from this very
+	// state, and we stay on as PID 1.
+	if c.Init {
+		return reap(c, path)
+	}
 	// An error here means a profile that denies sendmsg: the parent copes
 	// (see runtime.Start), and the execve is what matters.
 	proto.Send(proto.SyncFD, proto.Message{Kind: proto.KindExec}, nil)
+	resetIgnoredSignals()
 	err = syscall.Exec(path, c.Args, c.Env)
 	return execError(c.Args[0], path, err)
+}
+
+// parentDeathSignal returns this thread's parent-death signal. The kernel
+// writes it through the pointer in arg2 and returns 0: prctl's return value
+// is not the signal (reading it as PrctlRetInt(PR_GET_PDEATHSIG, 0, ...)
+// does, gets EFAULT, and so always "0": the bug that let a non-root
+// container outlive its parent). unix.Syscall, an assembly function, so
+// that the compiler keeps sig where the pointer says while the kernel
+// writes it (unsafe.Pointer rule 4); an int32, the kernel's int.
+func parentDeathSignal() (int, error) {
+	var sig int32
+	if _, _, e := unix.Syscall(unix.SYS_PRCTL, unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0); e != 0 {
+		return 0, fmt.Errorf("prctl(PR_GET_PDEATHSIG): %w", e)
+	}
+	return int(sig), nil
 }
 
 // parentGone reports whether the parent's end of the sync socket is closed.
@@ -322,6 +397,34 @@ func closeExtraFDs() error {
 	for _, n := range names {
 		if fd, err := strconv.Atoi(n); err == nil && fd > 2 {
 			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}
+
+// closeInherited closes the descriptors we inherited by accident: every
+// one without close-on-exec above the protocol's. The caller's process
+// hands its children whatever it has open without close-on-exec (a
+// shell's or make's leftovers); without --init the execve of the command
+// closes them (closeExtraFDs), with it PID 1 would keep them. Descriptors
+// the Go runtime opened are close-on-exec and stay.
+func closeInherited() error {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("listing open files: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("listing open files: %w", err)
+	}
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd <= proto.ExeFD {
+			continue
+		}
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
 		}
 	}
 	return nil

@@ -500,31 +500,42 @@ func remount(target, shown string, set, cleared uintptr) error {
 // list, minus /dev/console and /dev/ptmx, which are set up separately).
 var defaultDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}
 
+// Device is a host device node to bind into the container.
+type Device struct {
+	// Source is the host's node, Path where it goes in the container.
+	Source, Path string
+}
+
 // SetupDev populates a /dev tmpfs: the default devices and the spec's
-// devices (paths, bound from the same path on the host), the /proc/self/fd links, /dev/ptmx, and an empty /dev/console
+// devices, the /proc/self/fd links, /dev/ptmx, and an empty /dev/console
 // for a terminal to be bound on later.
 //
-// Devices are bind mounts of the host's nodes (same path), never mknod:
+// Devices are bind mounts of the host's nodes, never mknod:
 // mknod is not allowed in a user namespace, and a tmpfs mounted in one is
 // implicitly nodev anyway; a bound node keeps its host mount's dev
 // permission. The spec's mode and owner for a device are therefore not
 // applied: changing them would change the host's node.
-func (r *Rootfs) SetupDev(devices []string, console bool) error {
-	var paths []string
+func (r *Rootfs) SetupDev(devices []Device, console bool) error {
+	var list []Device
 	if r.devTmpfs {
-		paths = append(paths, defaultDevices...)
+		for _, p := range defaultDevices {
+			list = append(list, Device{Source: p, Path: p})
+		}
 	}
 	for _, d := range devices {
-		paths = append(paths, path.Clean(d))
+		list = append(list, Device{Source: d.Source, Path: path.Clean(d.Path)})
 	}
-	seen := map[string]bool{}
-	for _, p := range paths {
-		if seen[p] {
+	// A later entry for the same path wins (a --device over a default).
+	last := map[string]int{}
+	for i, d := range list {
+		last[d.Path] = i
+	}
+	for i, d := range list {
+		if last[d.Path] != i {
 			continue
 		}
-		seen[p] = true
-		if err := r.bind(p, p, options{}); err != nil {
-			return fmt.Errorf("device %s: %w", p, err)
+		if err := r.bind(d.Source, d.Path, options{}); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
 		}
 	}
 	if !r.devTmpfs {

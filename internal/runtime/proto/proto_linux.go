@@ -51,8 +51,8 @@ type Config struct {
 	RootReadonly      bool          `json:"rootReadonly,omitempty"`
 	RootfsPropagation string        `json:"rootfsPropagation,omitempty"`
 	Mounts            []specs.Mount `json:"mounts,omitempty"`
-	// Devices are extra device paths to bind from the host.
-	Devices       []string          `json:"devices,omitempty"`
+	// Devices are extra device nodes to bind from the host.
+	Devices       []Device          `json:"devices,omitempty"`
 	MaskedPaths   []string          `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string          `json:"readonlyPaths,omitempty"`
 	Hostname      string            `json:"hostname,omitempty"`
@@ -75,6 +75,15 @@ type Config struct {
 	Rlimits         []Rlimit `json:"rlimits,omitempty"`
 	// Seccomp is nil when the container is unconfined.
 	Seccomp *Seccomp `json:"seccomp,omitempty"`
+	// Init keeps the init as the container's PID 1, a reaper that runs
+	// the command as its child (docker run --init; see initproc).
+	Init bool `json:"init,omitempty"`
+}
+
+// Device is a host device node (Source) to bind at Path in the container.
+type Device struct {
+	Path   string `json:"path"`
+	Source string `json:"source"`
 }
 
 // Caps are capability sets as bit masks (bit n: capability n).
@@ -106,8 +115,10 @@ type Seccomp struct {
 const (
 	// KindConsole carries the pseudo-terminal master as SCM_RIGHTS.
 	KindConsole = "console"
-	// KindExec is sent right before execve. EOF after it means the
-	// execve succeeded; EOF without it means the init died during setup.
+	// KindExec is sent right before execve (with Config.Init: right after
+	// the command has been executed in the reaper's child). EOF after it
+	// means the command runs; EOF without it means the init died during
+	// setup.
 	KindExec = "exec"
 	// KindError reports a failed step; the init exits after sending it.
 	KindError = "error"
