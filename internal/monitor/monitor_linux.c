@@ -1,0 +1,911 @@
+// The per-container monitor: the steady state of a detached container's
+// supervisor, in C, so that it costs a few hundred kilobytes instead of the
+// ~24 MB of a process running the Go runtime.
+//
+// Life of a detached container (see internal/engine/launch.go):
+//
+//	cove (CLI)  --spawn, setsid, fd 3 = sync pipe-->  cove-launch (Go)
+//	                                                  mounts the rootfs, starts the
+//	                                                  container (its parent, from the
+//	                                                  main thread), records "running",
+//	                                                  writes "started" on fd 3
+//	                                                  execve (same PID) ->
+//	                                                  cove-monitor (this file, C)
+//	                                                  logs, relays signals, waits
+//	                                                  execve (same PID) on exit ->
+//	                                                  cove-launch --exited N (Go)
+//	                                                  records the exit, applies the
+//	                                                  restart policy (and may start
+//	                                                  the container and come back here)
+//
+// Why the PID never changes: the container's init was cloned with a
+// parent-death signal of SIGKILL, which the kernel ties to the *thread*
+// that cloned it and sends when that thread exits. The launcher cloned it
+// from its main thread (the thread-group leader), and execve(2) keeps the
+// thread-group leader: other threads die, the leader becomes the new
+// program. So the container outlives both execs, and it dies exactly when
+// this process dies, kill -9 included; the next cove command then finds a
+// dead Pid and reports the container as exited.
+//
+// This constructor runs before the Go runtime exists, only when argv[0] is
+// "cove-monitor", and never returns into Go: it ends in execve(2) back to
+// the launcher, or in _exit(2). It is single-threaded and installs no
+// signal handler at all: every signal it cares about is blocked and read
+// from a signalfd, so nothing here has to be async-signal-safe and the
+// main loop may use any libc function.
+//
+// Arguments (pairs, in any order; the launcher builds them):
+//
+//	--id ID            the container's full ID (passed back to the launcher)
+//	--dir DIR          the container's state directory
+//	--pid PID          the container's first process, our child
+//	--log-driver D     json-file, k8s-file or none
+//	--log-path P       the log file
+//	--log-max-size N   rotate before the file would exceed N bytes (0: never)
+//	--log-max-file N   keep at most N files (P, P.1, ... P.N-1)
+//	--stdout FD --stderr FD   read ends of the container's output pipes
+//	--console FD       the master side of the container's terminal (-t),
+//	                   logged as stdout
+//	--stdin FD         write end of the container's stdin pipe (-i), held
+//	                   open for a later attach
+//	--backoff MS       the restart back-off, passed back to the launcher
+//
+// Files in DIR this process uses:
+//
+//	relay/SIG-...  signal requests (see relay_requests)
+//	relay.sig      a single signal request, decimal (see relay_requests)
+//	exit           the container's exit, written before anything else is
+//	               attempted after it: "PID exited|signaled N SEC.NSEC\n"
+//	               (written to .exit.tmp, fsynced, renamed)
+//
+// Formats written (the Go writer in internal/engine/logs_writer.go writes
+// the same bytes, which internal/monitor/format_test.go checks):
+//
+//	json-file  {"log":"text\n","stream":"stdout","time":"2024-05-01T10:00:00.123456789Z"}
+//	           (Docker's; time is Go's RFC3339Nano in UTC, trailing zeros
+//	           trimmed; a line longer than 16 KiB is cut into entries whose
+//	           "log" has no trailing newline, as is a last line without one)
+//	k8s-file   2024-05-01T10:00:00.123456789Z stdout F text
+//	           (CRI/podman's; 9 fraction digits; F a full line, P a part)
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MONITOR_ROLE "cove-monitor"
+#define LAUNCH_ROLE "cove-launch"
+
+// The real-time signal that asks us to look at DIR/relay. Kept in step with
+// engine.RelaySignal. 40 is SIGRTMIN+6 for glibc and musl alike.
+#define RELAY_SIGNAL 40
+
+// The longest log entry's text. Lines are cut at this size so that a
+// container printing megabytes without a newline cannot make us buffer
+// them; the Go writer uses the same constant (engine.logLineMax).
+#define LINE_MAX_BYTES 16384
+
+// After the container's first process exits, other processes may still
+// hold its output pipes (with a pid namespace the kernel is killing them;
+// without one they may live on): read what comes for as long as data keeps
+// arriving, but at most DRAIN_MAX_MS, and stop after DRAIN_IDLE_MS of
+// silence.
+#define DRAIN_MAX_MS 2000
+#define DRAIN_IDLE_MS 200
+
+enum { DRV_NONE, DRV_JSON, DRV_K8S };
+
+extern char **environ;
+
+struct stream {
+	int fd;		  // -1 once closed
+	const char *name; // "stdout" or "stderr"
+	size_t len;	  // bytes of an unfinished line in buf
+	char buf[LINE_MAX_BYTES];
+};
+
+// Everything lives in static storage: BSS pages cost nothing until they
+// are touched, and a 16 KiB line buffer is only touched as far as lines
+// are long.
+static struct stream streams[2];
+
+static struct {
+	int driver;
+	int fd;
+	const char *path;
+	long long size;	    // bytes in the current file
+	long long max_size; // 0: no rotation
+	int max_file;
+	size_t olen;
+	char out[8192]; // output buffer: one write(2) per read of the container's output
+} lg = {.fd = -1};
+
+static const char *ctr_id, *ctr_dir, *backoff = "0";
+static pid_t ctr_pid;
+static int stdin_fd = -1;
+static int exited;	    // the container's first process has been reaped
+static int exit_status;	    // its wait status
+static struct timespec finished; // when we reaped it (CLOCK_REALTIME)
+static char relay_dir[PATH_MAX], relay_file[PATH_MAX], relay_taken[PATH_MAX];
+
+// ---------------------------------------------------------------- output
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			// A full disk or a removed file loses log lines, never the
+			// container: give up on this chunk.
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void out_flush(void)
+{
+	if (lg.olen > 0 && lg.fd >= 0)
+		write_all(lg.fd, lg.out, lg.olen);
+	lg.olen = 0;
+}
+
+static void out_put(const char *p, size_t n)
+{
+	while (n > 0) {
+		if (lg.olen == sizeof lg.out)
+			out_flush();
+		size_t k = sizeof lg.out - lg.olen;
+		if (k > n)
+			k = n;
+		memcpy(lg.out + lg.olen, p, k);
+		lg.olen += k;
+		p += k;
+		n -= k;
+	}
+}
+
+static void out_str(const char *s) { out_put(s, strlen(s)); }
+
+// ------------------------------------------------------------ formatting
+
+// utf8_next decodes one UTF-8 sequence at s (n bytes available) and returns
+// its length, storing the code point in *r; an invalid or truncated
+// sequence is one byte long with *r = -1. These are the rules of Go's
+// utf8.DecodeRune (no surrogates, no overlong forms, at most U+10FFFF), so
+// that both writers replace exactly the same bytes.
+static size_t utf8_next(const unsigned char *s, size_t n, long *r)
+{
+	unsigned char c = s[0];
+	*r = -1;
+	if (c < 0x80) {
+		*r = c;
+		return 1;
+	}
+	size_t len;
+	long cp;
+	unsigned char lo = 0x80, hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		cp = c & 0x0F;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		cp = c & 0x07;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 1;
+	}
+	if (n < len)
+		return 1;
+	for (size_t i = 1; i < len; i++) {
+		unsigned char b = s[i];
+		if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF))
+			return 1;
+		cp = (cp << 6) | (b & 0x3F);
+	}
+	*r = cp;
+	return len;
+}
+
+// json_escape writes s as the inside of a JSON string, escaping as Go's
+// encoding/json does by default: quote, backslash, \n \r \t, other control
+// characters as \u00XX, the HTML-sensitive < > & as \u003c \u003e \u0026,
+// U+2028 and U+2029, and every byte of invalid UTF-8 as \ufffd. With
+// emit == 0 it only counts, so that rotation can be decided before any
+// byte of the entry is written.
+static size_t json_escape(const unsigned char *s, size_t n, int emit)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t total = 0;
+	size_t i = 0;
+	while (i < n) {
+		// Runs of plain bytes are copied in one go.
+		size_t j = i;
+		while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' && s[j] != '\\' && s[j] != '<' && s[j] != '>' && s[j] != '&')
+			j++;
+		if (j > i) {
+			if (emit)
+				out_put((const char *)s + i, j - i);
+			total += j - i;
+			i = j;
+			continue;
+		}
+		unsigned char c = s[i];
+		char esc[8];
+		size_t elen = 0;
+		size_t adv = 1;
+		if (c < 0x80) {
+			switch (c) {
+			case '"':
+				memcpy(esc, "\\\"", elen = 2);
+				break;
+			case '\\':
+				memcpy(esc, "\\\\", elen = 2);
+				break;
+			case '\n':
+				memcpy(esc, "\\n", elen = 2);
+				break;
+			case '\r':
+				memcpy(esc, "\\r", elen = 2);
+				break;
+			case '\t':
+				memcpy(esc, "\\t", elen = 2);
+				break;
+			default: // control characters and < > &
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 0xF];
+				elen = 6;
+			}
+		} else {
+			long r;
+			adv = utf8_next(s + i, n - i, &r);
+			if (r < 0) {
+				memcpy(esc, "\\ufffd", elen = 6);
+			} else if (r == 0x2028 || r == 0x2029) {
+				memcpy(esc, r == 0x2028 ? "\\u2028" : "\\u2029", elen = 6);
+			} else {
+				memcpy(esc, s + i, adv);
+				elen = adv;
+			}
+		}
+		if (emit)
+			out_put(esc, elen);
+		total += elen;
+		i += adv;
+	}
+	return total;
+}
+
+// fmt_time formats ts in UTC as RFC 3339 with nanoseconds: all nine digits
+// (k8s-file), or with trailing zeros trimmed and no dot when the fraction
+// is zero (json-file; what Go's time.RFC3339Nano produces).
+//
+// The calendar date is computed here (days to civil date, the proleptic
+// Gregorian algorithm also used by C++'s <chrono>) rather than by
+// gmtime_r, which in glibc reads /etc/localtime and allocates on first use.
+static size_t fmt_time(const struct timespec *ts, int trim, char *b)
+{
+	long long sec = (long long)ts->tv_sec;
+	long long days = sec / 86400, rem = sec % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	days += 719468; // from 1970-01-01 to 0000-03-01
+	long long era = (days >= 0 ? days : days - 146096) / 146097;
+	long long doe = days - era * 146097;			       // [0, 146096]
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // [0, 399]
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	       // [0, 365]
+	long long mp = (5 * doy + 2) / 153;				       // March = 0
+	int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int year = (int)(yoe + era * 400 + (month <= 2));
+	int n = snprintf(b, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld", year, month, day, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (long)ts->tv_nsec);
+	if (trim) {
+		while (b[n - 1] == '0')
+			n--;
+		if (b[n - 1] == '.')
+			n--;
+	}
+	b[n++] = 'Z';
+	b[n] = 0;
+	return (size_t)n;
+}
+
+// ----------------------------------------------------------------- the log
+
+// rotate makes room for a new entry: with one file, it empties it (as
+// Docker does); otherwise P.N-2 becomes P.N-1, ..., P becomes P.1 and a new
+// P is created. Readers notice by the inode of P changing.
+static void rotate(void)
+{
+	out_flush();
+	if (lg.max_file <= 1) {
+		if (ftruncate(lg.fd, 0) == 0)
+			lg.size = 0;
+		return;
+	}
+	char from[PATH_MAX], to[PATH_MAX];
+	for (int i = lg.max_file - 1; i >= 1; i--) {
+		if (i == 1)
+			snprintf(from, sizeof from, "%s", lg.path);
+		else
+			snprintf(from, sizeof from, "%s.%d", lg.path, i - 1);
+		snprintf(to, sizeof to, "%s.%d", lg.path, i);
+		rename(from, to); // ENOENT for files not there yet
+	}
+	int fd = open(lg.path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return; // keep writing to the renamed file rather than lose lines
+	close(lg.fd);
+	lg.fd = fd;
+	lg.size = 0;
+}
+
+// log_entry writes one entry: a full line (text ends with '\n') or a part
+// of one (partial). ts is when it was read.
+static void log_entry(const char *stream, const char *text, size_t n, int partial, const struct timespec *ts)
+{
+	if (lg.driver == DRV_NONE || lg.fd < 0)
+		return;
+	char tbuf[48];
+	size_t tlen = fmt_time(ts, lg.driver == DRV_JSON, tbuf);
+	size_t len;
+	if (lg.driver == DRV_JSON) {
+		len = strlen("{\"log\":\"") + json_escape((const unsigned char *)text, n, 0) + strlen("\",\"stream\":\"") + strlen(stream) + strlen("\",\"time\":\"") + tlen + strlen("\"}\n");
+	} else {
+		size_t body = partial ? n : n - 1; // the newline is not part of a k8s-file line's text
+		len = tlen + 1 + strlen(stream) + 3 + body + 1;
+	}
+	if (lg.max_size > 0 && lg.size > 0 && lg.size + (long long)len > lg.max_size)
+		rotate();
+	if (lg.driver == DRV_JSON) {
+		out_str("{\"log\":\"");
+		json_escape((const unsigned char *)text, n, 1);
+		out_str("\",\"stream\":\"");
+		out_str(stream);
+		out_str("\",\"time\":\"");
+		out_put(tbuf, tlen);
+		out_str("\"}\n");
+	} else {
+		out_put(tbuf, tlen);
+		out_str(" ");
+		out_str(stream);
+		out_str(partial ? " P " : " F ");
+		out_put(text, partial ? n : n - 1);
+		out_str("\n");
+	}
+	// No flush here: entries collect in lg.out and go out in one write
+	// per read of the container's output (read_stream), or when the
+	// buffer is full. A reader may see the end of the file in the middle
+	// of an entry; it reads whole lines only.
+	lg.size += (long long)len;
+}
+
+// take_lines logs every complete line in s->buf and keeps the rest; a
+// full buffer without a newline is logged as a partial entry.
+static void take_lines(struct stream *s, const struct timespec *ts)
+{
+	size_t start = 0;
+	for (;;) {
+		char *nl = memchr(s->buf + start, '\n', s->len - start);
+		if (!nl)
+			break;
+		size_t end = (size_t)(nl - s->buf) + 1;
+		log_entry(s->name, s->buf + start, end - start, 0, ts);
+		start = end;
+	}
+	if (start > 0) {
+		memmove(s->buf, s->buf + start, s->len - start);
+		s->len -= start;
+	}
+	if (s->len == sizeof s->buf) {
+		log_entry(s->name, s->buf, s->len, 1, ts);
+		s->len = 0;
+	}
+}
+
+static void flush_partial(struct stream *s)
+{
+	if (s->len > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		log_entry(s->name, s->buf, s->len, 1, &ts);
+		out_flush();
+		s->len = 0;
+	}
+}
+
+static void close_stream(struct stream *s)
+{
+	flush_partial(s);
+	close(s->fd);
+	s->fd = -1;
+}
+
+// read_stream reads what one readable stream has. The kernel's pipe buffer
+// is 64 KiB; reading straight into the line buffer avoids a copy.
+static void read_stream(struct stream *s)
+{
+	for (int rounds = 0; rounds < 8; rounds++) {
+		ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			// EOF; or EIO, which is how a terminal's master side says
+			// that the container's side is closed.
+			close_stream(s);
+			return;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->len += (size_t)n;
+		take_lines(s, &ts);
+		out_flush();
+	}
+}
+
+// ----------------------------------------------------------- signal relay
+
+struct dirent64_ {
+	unsigned long long d_ino;
+	long long d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+// relay_requests delivers signal requests. A CLI in another user namespace
+// cannot signal a container process that runs as a non-root user (that
+// user's host ID is a subordinate ID, not the CLI's), but it can signal us:
+// we run as the namespace's root, the CLI's own host uid. So a CLI creates
+// DIR/relay/SIG-PID-NONCE (an empty file whose name is the request: SIG
+// is the decimal signal number, the rest makes the name unique), sends us
+// RELAY_SIGNAL, and waits for the file to disappear, which is our
+// acknowledgement. We send SIG to the container's first process and
+// unlink the file; once the container has exited we unlink without
+// sending, so that a request never reaches a restarted successor. Every
+// file present is a pending request, so signals that were coalesced, or
+// that arrived while no monitor was listening (the Go launcher ignores
+// RELAY_SIGNAL), are served by the next scan; we scan at start-up too.
+// Names starting with '.' are ignored (a requester's temporary files).
+static void relay_requests(void)
+{
+	// The single-request form, DIR/relay.sig holding the decimal number
+	// (written under another name and renamed into place): claim it by
+	// renaming it away, so that a request renamed into place meanwhile is
+	// kept for the next wakeup rather than unlinked unread. It has no
+	// acknowledgement and concurrent requesters may overwrite each other;
+	// the directory form has neither problem.
+	if (rename(relay_file, relay_taken) == 0) {
+		char b[16];
+		int fd = open(relay_taken, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, b, sizeof b - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		unlink(relay_taken);
+		if (n > 0) {
+			b[n] = 0;
+			int sig = atoi(b);
+			if (sig >= 1 && sig <= 64 && !exited)
+				kill(ctr_pid, sig);
+		}
+	}
+	int dfd = open(relay_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	// Repeat until a pass finds nothing: unlinking during getdents may
+	// hide entries that come later in the same pass.
+	for (int pass = 0; pass < 8; pass++) {
+		int served = 0;
+		lseek(dfd, 0, SEEK_SET);
+		char buf[4096] __attribute__((aligned(8)));
+		for (;;) {
+			long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
+			if (n <= 0)
+				break;
+			for (long off = 0; off < n;) {
+				struct dirent64_ *d = (struct dirent64_ *)(buf + off);
+				off += d->d_reclen;
+				const char *name = d->d_name;
+				if (name[0] < '0' || name[0] > '9')
+					continue;
+				int sig = 0;
+				const char *p = name;
+				while (*p >= '0' && *p <= '9' && sig < 1000)
+					sig = sig * 10 + (*p++ - '0');
+				if (*p == '-' && sig >= 1 && sig <= 64 && !exited)
+					kill(ctr_pid, sig);
+				unlinkat(dfd, name, 0);
+				served++;
+			}
+		}
+		if (!served)
+			break;
+	}
+	close(dfd);
+}
+
+// ----------------------------------------------------------- child exits
+
+static void reap(void)
+{
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, WNOHANG);
+		if (w == 0)
+			return;
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD && !exited) {
+				// Not our child any more: nothing sensible can be
+				// waited for. Report it as killed.
+				exited = 1;
+				exit_status = SIGKILL;
+				clock_gettime(CLOCK_REALTIME, &finished);
+			}
+			return;
+		}
+		// As a child subreaper we also collect orphans of the
+		// container (without a pid namespace); only its first process
+		// matters.
+		if (w == ctr_pid && !exited) {
+			exited = 1;
+			exit_status = st;
+			clock_gettime(CLOCK_REALTIME, &finished);
+		}
+	}
+}
+
+// write_exit_file records the exit before anything that can fail (the
+// execve back into Go, or the Go launcher itself): a later cove command
+// that finds the container's process gone reads the code from here
+// (engine.ReadExitFile) instead of guessing. Same-directory rename, so a
+// reader sees no file or a whole one; fsync first, so that after a crash
+// the name never points at an empty file.
+static void write_exit_file(void)
+{
+	char tmp[PATH_MAX], path[PATH_MAX], line[128];
+	snprintf(tmp, sizeof tmp, "%s/.exit.tmp", ctr_dir);
+	snprintf(path, sizeof path, "%s/exit", ctr_dir);
+	int n;
+	if (WIFSIGNALED(exit_status))
+		n = snprintf(line, sizeof line, "%d signaled %d %lld.%09ld\n", (int)ctr_pid, WTERMSIG(exit_status), (long long)finished.tv_sec, (long)finished.tv_nsec);
+	else
+		n = snprintf(line, sizeof line, "%d exited %d %lld.%09ld\n", (int)ctr_pid, WEXITSTATUS(exit_status), (long long)finished.tv_sec, (long)finished.tv_nsec);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	write_all(fd, line, (size_t)n);
+	fsync(fd);
+	close(fd);
+	rename(tmp, path);
+}
+
+// --------------------------------------------------------------- helpers
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int parse_fd(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return (*s && !*end && v >= 0 && v < INT_MAX) ? (int)v : -1;
+}
+
+// close_other_fds closes every descriptor but 0-2 and the listed ones. The
+// launcher opens everything close-on-exec, but a descriptor inherited by
+// accident (from the CLI, from a library) would otherwise stay open for the
+// container's whole life: a terminal kept open, a lock never released.
+static void close_other_fds(int *keep, int nkeep)
+{
+	// Sort the few descriptors to keep, then close the gaps between them.
+	for (int i = 1; i < nkeep; i++)
+		for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned int lo = 3;
+	for (int i = 0; i <= nkeep; i++) {
+		unsigned int hi = i < nkeep ? (unsigned int)keep[i] : ~0U;
+		if (i < nkeep && keep[i] < 3)
+			continue;
+		if (hi > lo) {
+			if (syscall(SYS_close_range, lo, hi - 1, 0) < 0) {
+				// Before Linux 5.9: close them one by one.
+				unsigned int top = hi == ~0U ? 4096 : hi;
+				for (unsigned int fd = lo; fd < top; fd++)
+					close((int)fd);
+			}
+		}
+		if (i < nkeep)
+			lo = (unsigned int)keep[i] + 1;
+	}
+}
+
+// back_to_launcher execs the Go launcher with the exit, keeping our PID.
+static void back_to_launcher(void)
+{
+	char code[16], pidbuf[16], fin[48];
+	const char *kind = WIFSIGNALED(exit_status) ? "--signaled" : "--exited";
+	snprintf(code, sizeof code, "%d", WIFSIGNALED(exit_status) ? WTERMSIG(exit_status) : WEXITSTATUS(exit_status));
+	snprintf(pidbuf, sizeof pidbuf, "%d", (int)ctr_pid);
+	snprintf(fin, sizeof fin, "%lld.%09ld", (long long)finished.tv_sec, (long)finished.tv_nsec);
+	char *argv[] = {LAUNCH_ROLE, (char *)kind, code, "--pid", pidbuf, "--finished", fin, "--backoff", (char *)backoff, (char *)ctr_id, NULL};
+	// Hand the Go program a clean signal state: the container it may
+	// start inherits dispositions and the mask through Go's fork. The
+	// relay signal goes to SIG_IGN *before* it is unblocked: SIG_IGN
+	// discards a pending one (the request files stay, and the next
+	// monitor serves them), where SIG_DFL would kill us. Go's runtime
+	// later installs its own handler for it, which ignores it.
+	signal(SIGPIPE, SIG_DFL);
+	signal(RELAY_SIGNAL, SIG_IGN);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve("/proc/self/exe", argv, environ);
+	// The exit file is written: the next cove command records the exit
+	// from it. The restart policy is lost, which is all we can do.
+	_exit(125);
+}
+
+// ----------------------------------------------------------------- main
+
+static void monitor_main(int argc, char **argv)
+{
+	const char *log_path = NULL, *driver = "json-file";
+	int out_fd = -1, err_fd = -1, console_fd = -1;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		if (!strcmp(k, "--id"))
+			ctr_id = v;
+		else if (!strcmp(k, "--dir"))
+			ctr_dir = v;
+		else if (!strcmp(k, "--pid"))
+			ctr_pid = (pid_t)parse_fd(v);
+		else if (!strcmp(k, "--log-driver"))
+			driver = v;
+		else if (!strcmp(k, "--log-path"))
+			log_path = v;
+		else if (!strcmp(k, "--log-max-size"))
+			lg.max_size = atoll(v);
+		else if (!strcmp(k, "--log-max-file"))
+			lg.max_file = atoi(v);
+		else if (!strcmp(k, "--stdout"))
+			out_fd = parse_fd(v);
+		else if (!strcmp(k, "--stderr"))
+			err_fd = parse_fd(v);
+		else if (!strcmp(k, "--console"))
+			console_fd = parse_fd(v);
+		else if (!strcmp(k, "--stdin"))
+			stdin_fd = parse_fd(v);
+		else if (!strcmp(k, "--backoff"))
+			backoff = v;
+	}
+	if (!ctr_id || !ctr_dir || ctr_pid <= 0) {
+		// Called by hand, or a launcher of another version: without a
+		// container there is nothing to supervise. Our death takes the
+		// container with it (parent-death signal), and cove commands
+		// then see it as exited.
+		_exit(125);
+	}
+	prctl(PR_SET_NAME, MONITOR_ROLE, 0, 0, 0);
+
+	// Signals first, before anything can be missed. Block SIGCHLD and the
+	// relay signal and read them from a signalfd. The launcher set the
+	// relay signal to SIG_IGN across the execve so that one arriving in
+	// between could not kill us (its default action is to terminate);
+	// once it is blocked, the default disposition is safe again and must
+	// be restored: an ignored signal is discarded, never queued for the
+	// signalfd.
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, RELAY_SIGNAL);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(RELAY_SIGNAL, SIG_DFL);
+	// Writing to the container's stdin after it has closed it must give
+	// EPIPE, not kill us.
+	signal(SIGPIPE, SIG_IGN);
+
+	// Descriptors: keep only the container's streams. stdio becomes
+	// /dev/null: the launcher was started with it already, but the
+	// monitor must never hold the terminal of the CLI that started it.
+	int keep[4], nkeep = 0;
+	if (out_fd >= 0)
+		keep[nkeep++] = out_fd;
+	if (err_fd >= 0)
+		keep[nkeep++] = err_fd;
+	if (console_fd >= 0)
+		keep[nkeep++] = console_fd;
+	if (stdin_fd >= 0 && stdin_fd != console_fd)
+		keep[nkeep++] = stdin_fd;
+	close_other_fds(keep, nkeep);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		for (int fd = 0; fd < 3; fd++)
+			if (fd != null)
+				dup2(null, fd); // dup2 clears close-on-exec: stdio stays stdio
+		if (null > 2)
+			close(null);
+	}
+	// Close-on-exec for all we keep: nothing of this container's run may
+	// leak into the launcher (which starts the next run with new pipes),
+	// and non-blocking reads, so that one stream never starves the loop.
+	for (int i = 0; i < nkeep; i++)
+		fcntl(keep[i], F_SETFD, FD_CLOEXEC);
+	if (console_fd >= 0)
+		out_fd = console_fd; // a terminal merges both streams: stdout
+	streams[0].fd = out_fd;
+	streams[0].name = "stdout";
+	streams[1].fd = err_fd;
+	streams[1].name = "stderr";
+	for (int i = 0; i < 2; i++)
+		if (streams[i].fd >= 0)
+			fcntl(streams[i].fd, F_SETFL, fcntl(streams[i].fd, F_GETFL) | O_NONBLOCK);
+
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	snprintf(relay_dir, sizeof relay_dir, "%s/relay", ctr_dir);
+	snprintf(relay_file, sizeof relay_file, "%s/relay.sig", ctr_dir);
+	snprintf(relay_taken, sizeof relay_taken, "%s/.relay.sig.taken", ctr_dir);
+
+	if (!strcmp(driver, "json-file"))
+		lg.driver = DRV_JSON;
+	else if (!strcmp(driver, "k8s-file"))
+		lg.driver = DRV_K8S;
+	else
+		lg.driver = DRV_NONE;
+	if (lg.driver != DRV_NONE && log_path) {
+		lg.path = log_path;
+		lg.fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		struct stat st;
+		if (lg.fd >= 0 && fstat(lg.fd, &st) == 0)
+			lg.size = st.st_size;
+	}
+
+	// What happened before we listened: a request whose wakeup the
+	// launcher ignored, a container that already exited.
+	reap();
+	relay_requests();
+
+	long long drain_start = 0, last_data = 0;
+	for (;;) {
+		int timeout = -1;
+		if (exited) {
+			long long now = now_ms();
+			if (!drain_start)
+				drain_start = last_data = now;
+			if ((streams[0].fd < 0 && streams[1].fd < 0) || now - drain_start >= DRAIN_MAX_MS || now - last_data >= DRAIN_IDLE_MS)
+				break;
+			timeout = DRAIN_IDLE_MS - (int)(now - last_data);
+		}
+		struct pollfd p[3];
+		int np = 0, idx[3];
+		if (sfd >= 0) {
+			p[np].fd = sfd;
+			p[np].events = POLLIN;
+			idx[np++] = -1;
+		}
+		for (int i = 0; i < 2; i++)
+			if (streams[i].fd >= 0) {
+				p[np].fd = streams[i].fd;
+				p[np].events = POLLIN;
+				idx[np++] = i;
+			}
+		if (sfd < 0 && !exited) {
+			// No signalfd (out of descriptors?): poll for the exit.
+			timeout = 100;
+			reap();
+		}
+		int r = poll(p, (nfds_t)np, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break; // cannot happen with valid descriptors
+		}
+		for (int k = 0; k < np; k++) {
+			if (!p[k].revents)
+				continue;
+			if (idx[k] < 0) {
+				struct signalfd_siginfo si;
+				int relay = 0, chld = 0;
+				while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+					if ((int)si.ssi_signo == RELAY_SIGNAL)
+						relay = 1;
+					else if (si.ssi_signo == SIGCHLD)
+						chld = 1;
+				}
+				// Reap first: a request that arrives with the exit
+				// must not be sent to a PID that is being reused.
+				if (chld)
+					reap();
+				if (relay)
+					relay_requests();
+			} else {
+				read_stream(&streams[idx[k]]);
+				last_data = now_ms();
+			}
+		}
+	}
+
+	// The container is gone and its output read: finish the log, record
+	// the exit, and let the Go launcher decide what comes next.
+	for (int i = 0; i < 2; i++)
+		if (streams[i].fd >= 0)
+			close_stream(&streams[i]);
+	out_flush();
+	if (lg.fd >= 0)
+		close(lg.fd);
+	write_exit_file();
+	if (sfd >= 0)
+		close(sfd);
+	back_to_launcher();
+}
+
+__attribute__((constructor)) static void cove_monitor_entry(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	if (argc < 1 || !argv[0] || strcmp(argv[0], MONITOR_ROLE) != 0)
+		return;
+	monitor_main(argc, argv);
+	_exit(125); // not reached
+}
+
+// cove_monitor_format_for_test runs one entry through the real writer into
+// a memory file and copies the bytes out: the Go tests compare them with
+// the Go writer's. Not used by the monitor itself.
+long cove_monitor_format_for_test(int driver, const char *stream, const char *text, long n, int partial, long long sec, long nsec, char *out, long cap)
+{
+	int fd = memfd_create("cove-monitor-test", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	lg.driver = driver;
+	lg.fd = fd;
+	lg.size = 0;
+	lg.max_size = 0;
+	lg.olen = 0;
+	struct timespec ts = {.tv_sec = (time_t)sec, .tv_nsec = nsec};
+	log_entry(stream, text, (size_t)n, partial, &ts);
+	out_flush();
+	long got = pread(fd, out, (size_t)cap, 0);
+	close(fd);
+	lg.fd = -1;
+	return got;
+}
