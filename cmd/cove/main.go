@@ -8,8 +8,12 @@ import (
 	"os"
 
 	"github.com/cove-run/cove/internal/cli"
+	"github.com/cove-run/cove/internal/engine"
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/monitor"
+	_ "github.com/cove-run/cove/internal/nsenter" // the C constructor that joins containers (cove exec)
 	"github.com/cove-run/cove/internal/reexec"
+	"github.com/cove-run/cove/internal/runtime/execproc"
 	"github.com/cove-run/cove/internal/runtime/initproc"
 	"github.com/cove-run/cove/internal/storage"
 	"github.com/cove-run/cove/internal/userns"
@@ -20,6 +24,12 @@ func main() {
 	// namespace; tell the Go side before anything reads the environment.
 	userns.AdoptConstructorState()
 	reexec.Register(initproc.Role, initproc.Main)
+	reexec.Register(execproc.Role, execproc.Main)
+	// Detached containers: the launcher (Go) alternates with the monitor
+	// (package monitor's C constructor, which runs before main when
+	// argv[0] is its role and never gets here).
+	reexec.Register(engine.LaunchRole, engine.LaunchMain)
+	engine.MonitorAvailable = monitor.Available
 	if reexec.Run() {
 		return
 	}

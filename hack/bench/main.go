@@ -138,6 +138,18 @@ func main() {
 			args:  func(r *runner) []string { return []string{"image", "inspect", "cove-test/multi:latest"} },
 		},
 		{
+			name:  "run --rm IMAGE true",
+			setup: func(r *runner) { r.must("load", "-i", filepath.Join(*images, "busybox.docker.tar")) },
+			args: func(r *runner) []string {
+				img := "cove-test/busybox:latest"
+				if r.name == "podman" {
+					// podman names docker-archive images localhost/...
+					img = "localhost/cove-test/busybox:latest"
+				}
+				return []string{"run", "--rm", img, "true"}
+			},
+		},
+		{
 			name: "pull big (~250 MB) into an empty store",
 			prep: func(r *runner) {
 				r.must("rmi", "-a", "-f")

@@ -59,6 +59,16 @@ func inspectRun(f *Factory, opts *InspectOptions) error {
 	var objs []any
 	var errs []error
 	for _, n := range opts.Names {
+		// Containers first, then images, as Docker does.
+		if opts.Type != "image" {
+			if c, err := e.InspectContainer(n); err == nil {
+				objs = append(objs, c)
+				continue
+			} else if !errors.Is(err, errdefs.ErrNotFound) || opts.Type == "container" {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		in, err := e.InspectImage(n)
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) && opts.Type == "" {

@@ -53,7 +53,19 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newImportCmd(f, nil),
 		newLoginCmd(f, nil),
 		newLogoutCmd(f, nil),
+		newRunCmd(f, nil),
+		newCreateCmd(f, nil),
+		newStartCmd(f, nil),
+		newRmCmd(f, nil),
+		newPsCmd(f, nil),
+		newStopCmd(f),
+		newKillCmd(f),
+		newWaitCmd(f),
+		newRenameCmd(f),
+		newContainerCmd(f),
+		newLogsCmd(f, nil),
 	)
+	addExecCmds(f, root)
 	markNoUserns(root)
 	return root
 }

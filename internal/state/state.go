@@ -250,7 +250,9 @@ func (s *Store) Get(id string) (*Container, error) {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	if err := readJSON(filepath.Join(s.dir(id), "state.json"), &c.State); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %s: state: %w", id, err)
+		// A record torn by a power loss (see writeJSON): the container is
+		// certainly not running any more.
+		c.State = State{Status: Exited, ExitCode: 128, Error: "state lost (the machine stopped while it was written): " + err.Error()}
 	}
 	return &c, nil
 }
@@ -434,12 +436,11 @@ func writeJSON(path string, v any) error {
 		f.Close()
 		return err
 	}
-	// fsync before rename: after a power loss the new name must not point
-	// at an empty file.
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
+	// No fsync: rename is atomic for every other process, which is what
+	// kill -9 of any cove process needs; an fsync per state change would
+	// cost milliseconds on every run. After a power loss a record may be
+	// empty: Get then reports the container as exited with a lost state
+	// rather than failing.
 	if err := f.Close(); err != nil {
 		return err
 	}

@@ -152,3 +152,22 @@ func TestRename(t *testing.T) {
 		t.Fatal("new name does not resolve")
 	}
 }
+
+// TestTornStateReadsAsExited: a state.json emptied by a power loss must not
+// make the container unreadable (ps, rm must keep working).
+func TestTornStateReadsAsExited(t *testing.T) {
+	root := t.TempDir()
+	s, _ := Open(root)
+	s.Create(&Container{ID: newID(1), Name: "torn", State: State{Status: Running, Pid: 123}})
+	os.WriteFile(filepath.Join(root, "containers", newID(1), "state.json"), nil, 0o600)
+	c, err := s.Get(newID(1))
+	if err != nil {
+		t.Fatalf("torn state: %v", err)
+	}
+	if c.State.Status != Exited || c.State.Error == "" {
+		t.Fatalf("torn state reads as %+v", c.State)
+	}
+	if err := s.Delete(newID(1)); err != nil {
+		t.Fatalf("removing a container with a torn state: %v", err)
+	}
+}

@@ -67,8 +67,10 @@ static void relay_signal(int sig)
 static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "--log-level", NULL};
 
 // Commands that never enter the namespace; keep in step with the
-// "cove/userns: none" annotations in internal/cli.
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", NULL};
+// "cove/userns: none" annotations in internal/cli. exec joins a running
+// container's user namespace instead: only the namespace's owner, on the
+// host, may do that (a fresh namespace of ours is a sibling, not a parent).
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", NULL};
 
 static int in_list(const char *s, const char **list)
 {
@@ -93,6 +95,9 @@ static int wants_namespace(int argc, char **argv)
 			continue;
 		}
 		if (in_list(a, host_commands))
+			return 0;
+		// `container exec` is exec.
+		if (strcmp(a, "container") == 0 && i + 1 < argc && strcmp(argv[i + 1], "exec") == 0)
 			return 0;
 		// Help flags after the command also mean help.
 		for (int j = i + 1; j < argc; j++) {
@@ -383,6 +388,10 @@ __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv
 		if (errno != EINTR)
 			_exit(125);
 	}
+	// If the child died without restoring the terminal (run -t killed
+	// with SIGKILL), put the user's terminal back as we found it.
+	if (tty_stdin)
+		tcsetattr(0, TCSANOW, &t);
 	if (WIFSIGNALED(st))
 		_exit(128 + WTERMSIG(st));
 	_exit(WEXITSTATUS(st));

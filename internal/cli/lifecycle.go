@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-run/cove/internal/engine"
+	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/spec"
+)
+
+// forEach runs fn for every named container, prints each name that
+// succeeded, prints every failure, and fails if any did.
+func forEach(f *Factory, names []string, fn func(name string) error) error {
+	var failed error
+	for _, n := range names {
+		if err := fn(n); err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
+			failed = err
+			continue
+		}
+		fmt.Fprintln(f.IO.Out, n)
+	}
+	if failed != nil {
+		return &errdefs.ExitError{Code: errdefs.ExitCode(failed)}
+	}
+	return nil
+}
+
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func newStopCmd(f *Factory) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop running containers: the stop signal, then SIGKILL after the timeout",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			t := time.Duration(-1)
+			if cmd.Flags().Changed("time") {
+				if timeout < 0 {
+					return errdefs.InvalidArgument("--time %d: must not be negative", timeout)
+				}
+				t = time.Duration(timeout) * time.Second
+			}
+			return forEach(f, args, func(n string) error { return e.StopContainer(cmdContext(cmd), n, t) })
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	return cmd
+}
+
+func newKillCmd(f *Factory) *cobra.Command {
+	var sigName string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Send a signal (default SIGKILL) to running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sig, err := spec.ParseSignal(sigName)
+			if err != nil {
+				return err
+			}
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			return forEach(f, args, func(n string) error { return e.KillContainer(n, sig) })
+		},
+	}
+	cmd.Flags().StringVarP(&sigName, "signal", "s", "KILL", "signal to send")
+	return cmd
+}
+
+func newWaitCmd(f *Factory) *cobra.Command {
+	var condition string
+	cmd := &cobra.Command{
+		Use:   "wait [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Block until containers stop, then print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cond, err := engine.ParseWaitCondition(condition)
+			if err != nil {
+				return err
+			}
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			var failed error
+			for _, n := range args {
+				code, err := e.WaitContainer(cmdContext(cmd), n, cond)
+				if err != nil {
+					fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
+					failed = err
+					continue
+				}
+				fmt.Fprintln(f.IO.Out, code)
+			}
+			if failed != nil {
+				return &errdefs.ExitError{Code: errdefs.ExitCode(failed)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&condition, "condition", "not-running", "not-running, next-exit or removed")
+	return cmd
+}
+
+func newRenameCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename CONTAINER NEW_NAME",
+		Short: "Rename a container",
+		Args:  exactArgs(2, "a container and its new name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			return e.RenameContainer(args[0], args[1])
+		},
+	}
+}
+
+func newContainerPruneCmd(f *Factory) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force && !confirm(f.IO, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ") {
+				return nil
+			}
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			ids, err := e.PruneContainers()
+			if len(ids) > 0 {
+				fmt.Fprintln(f.IO.Out, "Deleted Containers:")
+				for _, id := range ids {
+					fmt.Fprintln(f.IO.Out, id)
+				}
+				fmt.Fprintln(f.IO.Out)
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}
+
+func newContainerExistsCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "exists CONTAINER",
+		Short: "Exit 0 if the container exists, 1 if not",
+		Args:  exactArgs(1, "a container"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			ok, err := e.ContainerExists(args[0])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &errdefs.ExitError{Code: 1}
+			}
+			return nil
+		},
+	}
+}
+
+// newContainerCmd is the `cove container` group with Docker's subcommand
+// names.
+func newContainerCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "container",
+		Short: "Manage containers",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	ls := newPsCmd(f, nil)
+	ls.Use = "ls [OPTIONS]"
+	ls.Aliases = []string{"list", "ps"}
+	inspect := newInspectCmd(f, nil)
+	inspect.Flags().MarkHidden("type")
+	inspect.PreRun = func(cmd *cobra.Command, args []string) { cmd.Flags().Set("type", "container") }
+	cmd.AddCommand(ls, inspect, newRunCmd(f, nil), newCreateCmd(f, nil), newStartCmd(f, nil), newRmCmd(f, nil),
+		newStopCmd(f), newKillCmd(f), newWaitCmd(f), newRenameCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
+	return cmd
+}

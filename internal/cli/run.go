@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/cove-run/cove/internal/engine"
+	"github.com/cove-run/cove/internal/errdefs"
+)
+
+// RunOptions are the options of `cove run` (and, minus the run-only ones,
+// `cove create`).
+type RunOptions struct {
+	IO         *IOStreams
+	Container  engine.ContainerOptions
+	Entrypoint string
+	Detach     bool
+	Attach     []string
+	SigProxy   bool
+	Cidfile    string
+	Quiet      bool
+}
+
+// addContainerFlags binds the flags `create` and `run` share.
+func addContainerFlags(fl *pflag.FlagSet, o *RunOptions) {
+	c := &o.Container
+	fl.SetInterspersed(false)
+	// -h is --hostname here, as in Docker; help keeps only its long form.
+	fl.Bool("help", false, "show help")
+	fl.StringVar(&c.Name, "name", "", "assign a name to the container")
+	fl.StringVar(&o.Entrypoint, "entrypoint", "", "overwrite the image's entrypoint (\"\" clears it)")
+	fl.StringArrayVarP(&c.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass the host's value)")
+	fl.StringArrayVar(&c.EnvFiles, "env-file", nil, "read environment variables from a file")
+	fl.StringVarP(&c.Workdir, "workdir", "w", "", "working directory inside the container (created if missing)")
+	fl.StringVarP(&c.User, "user", "u", "", "user[:group] to run as, by name or number")
+	fl.StringArrayVar(&c.GroupAdd, "group-add", nil, "add a supplementary group")
+	fl.StringVarP(&c.Hostname, "hostname", "h", "", "container host name (default: the short container ID)")
+	fl.StringArrayVarP(&c.Labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	fl.StringArrayVar(&c.LabelFiles, "label-file", nil, "read labels from a file")
+	fl.StringArrayVarP(&c.Volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro|rw,...]")
+	fl.StringArrayVar(&c.Mounts, "mount", nil, "mount: type=bind|tmpfs,source=...,target=...[,readonly]")
+	fl.StringArrayVar(&c.Tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
+	fl.BoolVar(&c.ReadOnly, "read-only", false, "mount the container's root filesystem read-only")
+	fl.BoolVar(&c.Privileged, "privileged", false, "give the container every capability the user namespace allows")
+	fl.BoolVar(&c.Init, "init", false, "run cove's reaper as PID 1 (forwards signals, reaps zombies)")
+	fl.BoolVarP(&c.Tty, "tty", "t", false, "allocate a pseudo-terminal")
+	fl.BoolVarP(&c.OpenStdin, "interactive", "i", false, "keep stdin open")
+	fl.BoolVar(&c.AutoRemove, "rm", false, "remove the container when it exits")
+	fl.StringArrayVar(&c.CapAdd, "cap-add", nil, "add a capability (or ALL)")
+	fl.StringArrayVar(&c.CapDrop, "cap-drop", nil, "drop a capability (or ALL)")
+	fl.StringArrayVar(&c.SecurityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined|PROFILE.json, label=disable")
+	fl.StringArrayVar(&c.Devices, "device", nil, "add a host device: HOST[:CONTAINER[:rwm]]")
+	fl.StringArrayVar(&c.Sysctls, "sysctl", nil, "set a namespaced sysctl (KEY=VALUE)")
+	fl.StringArrayVar(&c.Ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD]")
+	fl.StringVar(&c.ShmSize, "shm-size", "", "size of /dev/shm (default 64m)")
+	fl.StringVar(&c.StopSignal, "stop-signal", "", "signal that stops the container (default: the image's, else SIGTERM)")
+	fl.StringVar(&c.Network, "network", "", "network: none (default for now) or host")
+	fl.StringVar(&c.Network, "net", "", "alias of --network")
+	fl.MarkHidden("net")
+	fl.StringVar(&c.Restart, "restart", "", "restart policy: no, on-failure[:N], always, unless-stopped")
+	fl.StringVar(&c.LogDriver, "log-driver", "", "logging driver: json-file (default), k8s-file or none")
+	fl.StringArrayVar(&c.LogOpts, "log-opt", nil, "log driver option: max-size=SIZE (10m), max-file=N")
+	fl.StringVar(&c.Pull, "pull", "missing", "pull the image: always, missing or never")
+	fl.StringVar(&o.Cidfile, "cidfile", "", "write the container ID to this file")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "suppress pull progress")
+}
+
+func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Container.Image = args[0]
+			opts.Container.Args = args[1:]
+			if cmd.Flags().Changed("entrypoint") {
+				opts.Container.Entrypoint = &opts.Entrypoint
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRun(cmd.Context(), f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	addContainerFlags(fl, opts)
+	fl.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background and print the container ID")
+	fl.StringArrayVarP(&opts.Attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR")
+	fl.BoolVar(&opts.SigProxy, "sig-proxy", true, "relay received signals to the container")
+	return cmd
+}
+
+func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if opts.Detach && len(opts.Attach) > 0 {
+		return errdefs.InvalidArgument("conflicting options: -a and -d")
+	}
+	if r := opts.Container.Restart; opts.Container.AutoRemove && r != "" && r != "no" {
+		return errdefs.InvalidArgument("conflicting options: --restart %s and --rm", r)
+	}
+	streams, err := attachStreams(opts.Attach, opts.Container.OpenStdin)
+	if err != nil {
+		return err
+	}
+	if err := checkCidfile(opts.Cidfile); err != nil {
+		return err
+	}
+	e, err := f.EngineWithStore()
+	if err != nil {
+		return err
+	}
+	var progress io.Writer = opts.IO.ErrOut
+	if opts.Quiet {
+		progress = nil
+	}
+	id, err := e.CreateContainer(ctx, opts.Container, progress)
+	if err != nil {
+		return err
+	}
+	if err := writeCidfile(opts.Cidfile, id); err != nil {
+		e.RemoveContainer(id, true)
+		return err
+	}
+	if opts.Detach {
+		// The ID is printed once the container's process runs; a
+		// container that cannot start fails here, with 125, 126 or 127.
+		// With --rm, its launcher has removed it.
+		if _, err := e.StartDetached(ctx, id); err != nil {
+			if opts.Container.AutoRemove {
+				e.RemoveContainer(id, true)
+			}
+			return err
+		}
+		fmt.Fprintln(opts.IO.Out, id)
+		return nil
+	}
+	return startAttached(ctx, f, e, id, streams, opts.SigProxy, opts.Container.AutoRemove)
+}
+
+// streamSet says which standard streams a foreground container gets.
+type streamSet struct{ stdin, stdout, stderr bool }
+
+func attachStreams(attach []string, interactive bool) (streamSet, error) {
+	if len(attach) == 0 {
+		return streamSet{stdin: interactive, stdout: true, stderr: true}, nil
+	}
+	var s streamSet
+	for _, a := range attach {
+		switch a {
+		case "stdin", "STDIN":
+			s.stdin = true
+		case "stdout", "STDOUT":
+			s.stdout = true
+		case "stderr", "STDERR":
+			s.stderr = true
+		default:
+			return s, errdefs.InvalidArgument("-a %q: use stdin, stdout or stderr", a)
+		}
+	}
+	return s, nil
+}
+
+func checkCidfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return errdefs.InvalidArgument("--cidfile %s: the file exists already", path)
+	}
+	return nil
+}
+
+func writeCidfile(path, id string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return errdefs.InvalidArgument("--cidfile %s: %v", path, err)
+	}
+	defer f.Close()
+	_, err = f.WriteString(id)
+	return err
+}
+
+// startAttached starts a container in the foreground, relays signals and
+// the terminal, waits, and returns the container's exit code as the error.
+func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string, s streamSet, sigProxy, autoRemove bool) error {
+	sio := engine.StartIO{}
+	// The terminal's size must be the container's from its first
+	// instruction (a program may ask before any resize arrives).
+	if outFile, ok := f.IO.Out.(*os.File); ok {
+		if w, h, err := term.GetSize(int(outFile.Fd())); err == nil {
+			sio.ConsoleRows, sio.ConsoleCols = uint(h), uint(w)
+		}
+	}
+	if s.stdin {
+		sio.Stdin = f.IO.In
+	}
+	if s.stdout {
+		sio.Stdout = f.IO.Out
+	}
+	if s.stderr {
+		sio.Stderr = f.IO.ErrOut
+	}
+	// The container's output is logged (for `cove logs`) as well as
+	// shown, streams not attached included; the log's streams flush a
+	// last unfinished line when the container's pipe ends.
+	logw, lerr := e.OpenLogWriter(id)
+	if lerr != nil {
+		f.warn(fmt.Sprintf("container %s: not logging its output: %v", engine.ShortID(id), lerr))
+	}
+	var ttyOut io.Writer = f.IO.Out
+	if logw != nil {
+		defer logw.Close()
+		sio.Stdout = logw.Stream("stdout", sio.Stdout)
+		sio.Stderr = logw.Stream("stderr", sio.Stderr)
+		ttyOut = logw.Stream("stdout", f.IO.Out)
+	}
+	// Catch signals before the container starts, so none is lost between
+	// the start and the relay.
+	sigs := make(chan os.Signal, 32)
+	if sigProxy {
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	// This process is the container's monitor: other cove commands ask
+	// it to signal the container (engine.SignalContainer), which they may
+	// not do themselves when it runs as a non-root user.
+	relay := make(chan os.Signal, 4)
+	signal.Notify(relay, engine.RelaySignal)
+	defer signal.Stop(relay)
+	run, err := e.StartContainer(ctx, id, sio)
+	if err != nil {
+		if autoRemove {
+			e.RemoveContainer(id, true)
+		}
+		return err
+	}
+	e.RecordMonitor(run.ID, os.Getpid())
+	var restore func()
+	if run.Tty {
+		restore = attachTerminal(f.IO, ttyOut, run, s)
+	}
+	done := make(chan struct{})
+	serve := func() { e.ServeRelay(run.ID, func(sig syscall.Signal) error { return run.Signal(sig) }) }
+	serve()
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				ss, ok := sig.(syscall.Signal)
+				if !ok || ss == syscall.SIGCHLD || ss == syscall.SIGURG || ss == syscall.SIGPIPE || ss == syscall.SIGWINCH || ss == engine.RelaySignal {
+					continue
+				}
+				run.Signal(ss)
+			case <-relay:
+				serve()
+			case <-done:
+				return
+			}
+		}
+	}()
+	code, werr := run.Wait()
+	close(done)
+	if restore != nil {
+		restore()
+	}
+	if autoRemove {
+		if _, err := e.RemoveContainer(id, true); err != nil {
+			f.warn(fmt.Sprintf("removing container %s: %v", engine.ShortID(id), err))
+		}
+	}
+	if werr != nil && code == 0 {
+		return werr
+	}
+	if code != 0 {
+		return &errdefs.ExitError{Code: code}
+	}
+	return nil
+}
+
+// attachTerminal puts the user's terminal in raw mode and copies between
+// it and the container's console; the returned function restores it.
+func attachTerminal(streams *IOStreams, out io.Writer, run *engine.Running, s streamSet) func() {
+	console := run.Console()
+	if console == nil {
+		return nil
+	}
+	var oldState *term.State
+	inFile, inIsFile := streams.In.(*os.File)
+	if inIsFile && term.IsTerminal(int(inFile.Fd())) {
+		oldState, _ = term.MakeRaw(int(inFile.Fd()))
+	}
+	resize := func() {
+		if outFile, ok := streams.Out.(*os.File); ok {
+			if w, h, err := term.GetSize(int(outFile.Fd())); err == nil {
+				run.Resize(uint16(h), uint16(w))
+			}
+		}
+	}
+	resize()
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	go func() {
+		for range winch {
+			resize()
+		}
+	}()
+	if s.stdin {
+		go io.Copy(console, streams.In)
+	}
+	outDone := make(chan struct{})
+	go func() {
+		io.Copy(out, console)
+		close(outDone)
+	}()
+	return func() {
+		signal.Stop(winch)
+		// The container has exited: drain what it wrote, but do not wait
+		// for a console some grandchild still holds open.
+		select {
+		case <-outDone:
+		case <-timeAfter():
+		}
+		if oldState != nil {
+			term.Restore(int(inFile.Fd()), oldState)
+		}
+	}
+}
+
+var errNotRunning = errors.New("not running")

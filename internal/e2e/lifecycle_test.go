@@ -1,0 +1,129 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// startForeground starts `cove run --name NAME ARGS...` in the background
+// and waits until the container printed "ready".
+func startNamedFg(t *testing.T, h *Harness, name string, args ...string) func() int {
+	t.Helper()
+	cmd := h.Cmd(append([]string{"run", "--name", name}, args...)...)
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, name+" ready", func() bool { return strings.Contains(out.String(), "ready") })
+	return func() int { return exitCode(cmd.Wait()) }
+}
+
+func TestLifecycleStopKillWait(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+
+	// stop: the stop signal first; a container that traps it exits with
+	// its own code, quickly.
+	wait := startNamedFg(t, h, "polite", "cove-test/busybox", "sh", "-c", "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done")
+	start := time.Now()
+	r := h.Run(0, "stop", "polite")
+	if strings.TrimSpace(r.Stdout) != "polite" {
+		t.Errorf("stop prints the name: %q", r.Stdout)
+	}
+	if time.Since(start) > 8*time.Second {
+		t.Errorf("stop waited for the timeout although the container exited")
+	}
+	if code := wait(); code != 7 {
+		t.Errorf("run exit %d after stop, want 7", code)
+	}
+	r = h.Run(0, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "polite")
+	if strings.TrimSpace(r.Stdout) != "exited 7" {
+		t.Errorf("after stop: %q", r.Stdout)
+	}
+	// Stopping a stopped container is not an error.
+	h.Run(0, "stop", "polite")
+
+	// stop -t 1 on a container that ignores SIGTERM: SIGKILL after 1 s.
+	wait = startNamedFg(t, h, "stubborn", "cove-test/busybox", "sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done")
+	start = time.Now()
+	h.Run(0, "stop", "-t", "1", "stubborn")
+	if d := time.Since(start); d < time.Second || d > 8*time.Second {
+		t.Errorf("stop -t 1 took %s", d)
+	}
+	if code := wait(); code != 137 {
+		t.Errorf("killed container: exit %d, want 137", code)
+	}
+
+	// kill -s and wait.
+	wait = startNamedFg(t, h, "target", "cove-test/busybox", "sh", "-c", "trap 'exit 12' USR1; echo ready; while true; do sleep 0.1; done")
+	h.Run(0, "kill", "-s", "USR1", "target")
+	if code := wait(); code != 12 {
+		t.Errorf("kill -s USR1: exit %d, want 12", code)
+	}
+	r = h.Run(0, "wait", "target")
+	if strings.TrimSpace(r.Stdout) != "12" {
+		t.Errorf("wait prints the exit code: %q", r.Stdout)
+	}
+	r = h.Run(125, "kill", "target")
+	if !strings.Contains(r.Stderr, "not running") {
+		t.Errorf("kill of a stopped container: %q", r.Stderr)
+	}
+	h.Run(125, "kill", "-s", "NOPE", "target")
+	h.Run(125, "stop", "no-such-container")
+}
+
+func TestLifecycleWaitBlocks(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	wait := startNamedFg(t, h, "sleeper", "cove-test/busybox", "sh", "-c", "echo ready; sleep 1; exit 4")
+	start := time.Now()
+	r := h.Run(0, "wait", "sleeper")
+	if strings.TrimSpace(r.Stdout) != "4" || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("wait returned %q after %s", r.Stdout, time.Since(start))
+	}
+	wait()
+}
+
+func TestLifecycleRenamePruneExists(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "create", "--name", "a", "cove-test/busybox", "true")
+	h.Run(0, "create", "--name", "b", "cove-test/busybox", "true")
+	h.Run(0, "container", "exists", "a")
+	h.Run(1, "container", "exists", "zzz")
+	r := h.Run(125, "rename", "a", "b")
+	if !strings.Contains(r.Stderr, "already in use") {
+		t.Errorf("rename onto a taken name: %q", r.Stderr)
+	}
+	h.Run(0, "rename", "a", "c")
+	h.Run(1, "container", "exists", "a")
+	h.Run(0, "container", "exists", "c")
+	r = h.Run(0, "container", "prune", "-f")
+	if !strings.Contains(r.Stdout, "Deleted Containers:") {
+		t.Errorf("prune output: %q", r.Stdout)
+	}
+	r = h.Run(0, "ps", "-aq")
+	if strings.TrimSpace(r.Stdout) != "" {
+		t.Errorf("prune left %q", r.Stdout)
+	}
+}
+
+func TestRmExitCodes(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	wait := startNamedFg(t, h, "busy", "cove-test/busybox", "sh", "-c", "echo ready; sleep 60")
+	r := h.Run(2, "rm", "busy")
+	if !strings.Contains(r.Stderr, "running") {
+		t.Errorf("rm of a running container: %q", r.Stderr)
+	}
+	h.Run(1, "rm", "nope")
+	h.Run(0, "rm", "-f", "busy")
+	if code := wait(); code != 137 {
+		t.Errorf("rm -f: run exit %d, want 137", code)
+	}
+	h.Run(1, "container", "exists", "busy")
+}

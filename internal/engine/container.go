@@ -1,0 +1,501 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/runtime"
+	"github.com/cove-run/cove/internal/runtime/seccomp"
+	"github.com/cove-run/cove/internal/spec"
+	"github.com/cove-run/cove/internal/state"
+)
+
+// ContainerOptions are the user's `create`/`run` options as typed, kept
+// raw in the container's record and parsed by internal/spec, so that a
+// container is validated the same way at create and at every start.
+type ContainerOptions struct {
+	Image       string   `json:"Image"`
+	Name        string   `json:"Name,omitempty"`
+	Args        []string `json:"Args,omitempty"`
+	Entrypoint  *string  `json:"Entrypoint,omitempty"`
+	Env         []string `json:"Env,omitempty"`
+	EnvFiles    []string `json:"EnvFiles,omitempty"`
+	Workdir     string   `json:"Workdir,omitempty"`
+	User        string   `json:"User,omitempty"`
+	GroupAdd    []string `json:"GroupAdd,omitempty"`
+	Hostname    string   `json:"Hostname,omitempty"`
+	Labels      []string `json:"Labels,omitempty"`
+	LabelFiles  []string `json:"LabelFiles,omitempty"`
+	Volumes     []string `json:"Volumes,omitempty"`
+	Mounts      []string `json:"Mounts,omitempty"`
+	Tmpfs       []string `json:"Tmpfs,omitempty"`
+	ReadOnly    bool     `json:"ReadOnly,omitempty"`
+	Privileged  bool     `json:"Privileged,omitempty"`
+	Init        bool     `json:"Init,omitempty"`
+	Tty         bool     `json:"Tty,omitempty"`
+	OpenStdin   bool     `json:"OpenStdin,omitempty"`
+	AutoRemove  bool     `json:"AutoRemove,omitempty"`
+	CapAdd      []string `json:"CapAdd,omitempty"`
+	CapDrop     []string `json:"CapDrop,omitempty"`
+	SecurityOpt []string `json:"SecurityOpt,omitempty"`
+	Devices     []string `json:"Devices,omitempty"`
+	Sysctls     []string `json:"Sysctls,omitempty"`
+	Ulimits     []string `json:"Ulimits,omitempty"`
+	ShmSize     string   `json:"ShmSize,omitempty"`
+	StopSignal  string   `json:"StopSignal,omitempty"`
+	StopTimeout *int     `json:"StopTimeout,omitempty"`
+	Network     string   `json:"Network,omitempty"`
+	Restart     string   `json:"Restart,omitempty"`
+	// LogDriver and LogOpts are --log-driver and --log-opt (see
+	// ParseLogConfig in logs_config.go).
+	LogDriver string   `json:"LogDriver,omitempty"`
+	LogOpts   []string `json:"LogOpts,omitempty"`
+	// Pull is always, missing (default) or never.
+	Pull string `json:"Pull,omitempty"`
+}
+
+// containerRecord is the engine's part of a container's state record.
+type containerRecord struct {
+	Options     ContainerOptions      `json:"Options"`
+	ImageID     string                `json:"ImageID"`
+	ImageName   string                `json:"ImageName"`
+	ImageConfig imgspecv1.ImageConfig `json:"ImageConfig"`
+	StorageID   string                `json:"StorageID"`
+	Hostname    string                `json:"Hostname"`
+	// Parsed is the validated form of Options, for inspect.
+	Parsed parsedOptions `json:"Parsed"`
+}
+
+// parsedOptions holds Options after validation.
+type parsedOptions struct {
+	Env        []string             `json:"Env"`
+	Labels     map[string]string    `json:"Labels"`
+	Mounts     []spec.Mount         `json:"Mounts"`
+	Devices    []spec.Device        `json:"Devices"`
+	Ulimits    []spec.Ulimit        `json:"Ulimits"`
+	Sysctls    map[string]string    `json:"Sysctls"`
+	ShmSize    int64                `json:"ShmSize"`
+	Security   spec.SecurityOptions `json:"Security"`
+	Restart    spec.RestartPolicy   `json:"Restart"`
+	StopSignal string               `json:"StopSignal"`
+	Network    string               `json:"Network"`
+	// SeccompProfile holds a --security-opt seccomp=FILE profile's content,
+	// embedded at create as Docker does, so the file may change or go.
+	SeccompProfile json.RawMessage `json:"SeccompProfile,omitempty"`
+}
+
+// parseOptions validates every user-supplied value before anything is
+// created, so that bad input changes nothing.
+func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
+	p := &parsedOptions{Sysctls: map[string]string{}}
+	lookup := func(k string) (string, bool) { return os.LookupEnv(k) }
+	env, err := spec.UserEnv(o.EnvFiles, o.Env, lookup)
+	if err != nil {
+		return nil, err
+	}
+	p.Env = env
+	if p.Labels, err = spec.Labels(o.LabelFiles, o.Labels); err != nil {
+		return nil, err
+	}
+	for _, v := range o.Volumes {
+		m, err := spec.ParseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		if m.Type == spec.MountVolume {
+			return nil, errdefs.InvalidArgument("-v %q: named and anonymous volumes are not supported yet; bind a host directory (an absolute path)", v)
+		}
+		p.Mounts = append(p.Mounts, m)
+	}
+	for _, v := range o.Mounts {
+		m, err := spec.ParseMount(v)
+		if err != nil {
+			return nil, err
+		}
+		if m.Type == spec.MountVolume {
+			return nil, errdefs.InvalidArgument("--mount %q: type=volume is not supported yet; use type=bind or type=tmpfs", v)
+		}
+		p.Mounts = append(p.Mounts, m)
+	}
+	for _, v := range o.Tmpfs {
+		m, err := spec.ParseTmpfs(v)
+		if err != nil {
+			return nil, err
+		}
+		p.Mounts = append(p.Mounts, m)
+	}
+	for _, v := range o.Devices {
+		d, err := spec.ParseDevice(v)
+		if err != nil {
+			return nil, err
+		}
+		p.Devices = append(p.Devices, d)
+	}
+	for _, v := range o.Ulimits {
+		u, err := spec.ParseUlimit(v)
+		if err != nil {
+			return nil, err
+		}
+		p.Ulimits = append(p.Ulimits, u)
+	}
+	for _, v := range o.Sysctls {
+		k, val, err := spec.ParseSysctl(v)
+		if err != nil {
+			return nil, err
+		}
+		p.Sysctls[k] = val
+	}
+	if o.ShmSize != "" {
+		if p.ShmSize, err = spec.ParseShmSize(o.ShmSize); err != nil {
+			return nil, err
+		}
+	}
+	if p.Security, err = spec.ParseSecurityOpts(o.SecurityOpt); err != nil {
+		return nil, err
+	}
+	if p.Security.Seccomp.Mode == spec.SeccompCustom {
+		data, err := os.ReadFile(p.Security.Seccomp.Profile)
+		if err != nil {
+			return nil, errdefs.InvalidArgument("--security-opt seccomp=%s: %v", p.Security.Seccomp.Profile, err)
+		}
+		if _, err := seccomp.LoadProfileJSON(data); err != nil {
+			return nil, errdefs.InvalidArgument("--security-opt seccomp=%s: %v", p.Security.Seccomp.Profile, err)
+		}
+		p.SeccompProfile = data
+	}
+	if o.Restart != "" {
+		if p.Restart, err = spec.ParseRestart(o.Restart); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkLogOptions(o); err != nil {
+		return nil, err
+	}
+	if o.StopSignal != "" {
+		if _, err := spec.ParseSignal(o.StopSignal); err != nil {
+			return nil, err
+		}
+		p.StopSignal = o.StopSignal
+	}
+	if _, err := spec.Capabilities(o.CapAdd, o.CapDrop, o.Privileged); err != nil {
+		return nil, err
+	}
+	if o.User != "" {
+		if err := spec.ValidateUser(o.User); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range o.GroupAdd {
+		if err := spec.ValidateGroup(g); err != nil {
+			return nil, err
+		}
+	}
+	if o.Hostname != "" {
+		if err := spec.ValidateHostname(o.Hostname); err != nil {
+			return nil, err
+		}
+	}
+	if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
+		return nil, errdefs.InvalidArgument("-w %q: the working directory must be an absolute path", o.Workdir)
+	}
+	switch o.Pull {
+	case "", "missing", "always", "never":
+	default:
+		return nil, errdefs.InvalidArgument("--pull %q: use always, missing or never", o.Pull)
+	}
+	switch net := o.Network; {
+	case net == "" || net == "none" || net == "default" || net == "bridge" || net == "private":
+		// Until cove has networking, the default is a private loopback.
+		p.Network = spec.NetworkNone
+	case net == "host":
+		p.Network = spec.NetworkHost
+	default:
+		return nil, errdefs.InvalidArgument("--network %q: cove supports none and host for now", net)
+	}
+	return p, nil
+}
+
+func newContainerID() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// States returns the container store.
+func (e *Engine) States() (*state.Store, error) {
+	if e.states != nil {
+		return e.states, nil
+	}
+	s, err := state.Open(e.Config.StateRoot)
+	if err != nil {
+		return nil, err
+	}
+	e.states = s
+	return s, nil
+}
+
+// CreateContainer validates the options, resolves (and if need be pulls)
+// the image, creates the container's layer and records the container. On
+// any failure nothing is left behind.
+func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progress PullProgress) (id string, err error) {
+	phase("create: begin")
+	parsed, err := parseOptions(&o)
+	if err != nil {
+		return "", err
+	}
+	if o.Name != "" {
+		if err := state.ValidName(o.Name); err != nil {
+			return "", err
+		}
+	}
+	svc, err := e.Images()
+	if err != nil {
+		return "", err
+	}
+	img, cfg, err := svc.ImageConfig(o.Image)
+	phase("create: image resolved")
+	switch {
+	case o.Pull == "always" || (err != nil && errors.Is(err, errdefs.ErrNotFound) && o.Pull != "never"):
+		if _, perr := svc.Pull(ctx, PullRequest{Ref: o.Image, Progress: progress}); perr != nil {
+			if err != nil {
+				return "", fmt.Errorf("%w (and pulling it failed: %v)", err, perr)
+			}
+			return "", perr
+		}
+		img, cfg, err = svc.ImageConfig(o.Image)
+		if err != nil {
+			return "", err
+		}
+	case err != nil:
+		return "", err
+	}
+	stores, err := e.States()
+	if err != nil {
+		return "", err
+	}
+	id = newContainerID()
+	name := o.Name
+	if name == "" {
+		name = randomName()
+	}
+	st, err := e.Store()
+	if err != nil {
+		return "", err
+	}
+	sc, err := st.CreateContainer(id, nil, img.ID, "", "", nil)
+	if err != nil {
+		return "", fmt.Errorf("creating the container's layer: %w", err)
+	}
+	phase("create: layer created")
+	defer func() {
+		if err != nil {
+			st.DeleteContainer(sc.ID)
+		}
+	}()
+	hostname := o.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+	}
+	imgName := o.Image
+	if len(img.Names) > 0 {
+		imgName = img.Names[0]
+	}
+	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: sc.ID, Hostname: hostname, Parsed: *parsed}
+	raw, err := json.Marshal(&rec)
+	if err != nil {
+		return "", err
+	}
+	c := &state.Container{ID: id, Name: name, Created: time.Now().UTC(), Config: raw, State: state.State{Status: state.Created}}
+	for attempt := 0; ; attempt++ {
+		err = stores.Create(c)
+		if err == nil || o.Name != "" || attempt == 5 || !errors.Is(err, errdefs.ErrAlreadyExists) {
+			break
+		}
+		// A generated name collided: draw another.
+		c.Name = randomName()
+	}
+	if err != nil {
+		return "", err
+	}
+	phase("create: recorded")
+	return id, nil
+}
+
+// PullProgress receives pull progress when create has to pull.
+type PullProgress = interface{ Write([]byte) (int, error) }
+
+func readRecord(c *state.Container) (*containerRecord, error) {
+	var rec containerRecord
+	if err := json.Unmarshal(c.Config, &rec); err != nil {
+		return nil, fmt.Errorf("container %s: malformed record: %w", c.ID[:12], err)
+	}
+	return &rec, nil
+}
+
+// specFor builds the OCI spec for a container whose rootfs is mounted.
+func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string) (*specs.Spec, error) {
+	o := rec.Options
+	p := rec.Parsed
+	dir, err := e.writeEtcFiles(c, rec)
+	if err != nil {
+		return nil, err
+	}
+	in := spec.Input{
+		Rootfs:     rootfs,
+		Image:      rec.ImageConfig,
+		Cmd:        o.Args,
+		Env:        p.Env,
+		WorkingDir: o.Workdir,
+		User:       o.User,
+		GroupAdd:   o.GroupAdd,
+		Hostname:   rec.Hostname,
+		Tty:        o.Tty,
+		ReadOnly:   o.ReadOnly,
+		Privileged: o.Privileged,
+		CapAdd:     o.CapAdd,
+		CapDrop:    o.CapDrop,
+		Security:   p.Security,
+		Mounts:     p.Mounts,
+		Devices:    p.Devices,
+		Ulimits:    p.Ulimits,
+		Sysctls:    p.Sysctls,
+		ShmSize:    p.ShmSize,
+		Network:    p.Network,
+		SystemMounts: []specs.Mount{
+			{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(dir, "hosts"), Options: []string{"rbind", "rprivate"}},
+			{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(dir, "hostname"), Options: []string{"rbind", "rprivate"}},
+			{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(dir, "resolv.conf"), Options: []string{"rbind", "rprivate"}},
+		},
+		Annotations: initAnnotation(o.Init),
+		ResolveVolume: func(m spec.Mount) (string, error) {
+			return "", errdefs.InvalidArgument("volume at %s: volumes are not supported yet", m.Destination)
+		},
+	}
+	if o.Entrypoint != nil {
+		if *o.Entrypoint == "" {
+			in.Entrypoint = []string{}
+		} else {
+			in.Entrypoint = []string{*o.Entrypoint}
+		}
+	}
+	// Image VOLUMEs become anonymous volumes once volumes exist; until
+	// then they stay part of the container's layer.
+	in.Image.Volumes = nil
+	for _, m := range p.Mounts {
+		if m.Type == spec.MountBind && m.CreateSource {
+			// Docker creates a missing -v source as a directory; an
+			// existing file or directory is bound as it is.
+			if _, err := os.Stat(m.Source); err == nil {
+				continue
+			}
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return nil, errdefs.InvalidArgument("-v %s:%s: creating the host directory: %v", m.Source, m.Destination, err)
+			}
+		}
+	}
+	sp, err := spec.Generate(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := applySeccomp(sp, p.SeccompProfile); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// applySeccomp fills the spec's seccomp section from the policy Generate
+// recorded: the default profile, a user's JSON profile, or none.
+func applySeccomp(sp *specs.Spec, custom []byte) error {
+	pol, err := spec.SeccompOf(sp)
+	if err != nil {
+		return err
+	}
+	var profile *seccomp.Profile
+	switch pol.Mode {
+	case spec.SeccompUnconfined:
+		return nil
+	case spec.SeccompCustom:
+		if profile, err = seccomp.LoadProfileJSON(custom); err != nil {
+			return errdefs.InvalidArgument("--security-opt seccomp=%s: %v", pol.Profile, err)
+		}
+	default:
+		profile = seccomp.DefaultProfile()
+	}
+	var caps []string
+	if sp.Process != nil && sp.Process.Capabilities != nil {
+		caps = sp.Process.Capabilities.Bounding
+	}
+	ls, err := seccomp.ToSpec(profile, caps, "")
+	if err != nil {
+		return errdefs.InvalidArgument("seccomp profile: %v", err)
+	}
+	if sp.Linux == nil {
+		sp.Linux = &specs.Linux{}
+	}
+	sp.Linux.Seccomp = ls
+	return nil
+}
+
+// writeEtcFiles writes the container's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf into its state directory, to be bind-mounted.
+func (e *Engine) writeEtcFiles(c *state.Container, rec *containerRecord) (string, error) {
+	stores, err := e.States()
+	if err != nil {
+		return "", err
+	}
+	dir := stores.Dir(c.ID)
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	if rec.Parsed.Network != spec.NetworkHost {
+		hosts += "127.0.1.1\t" + rec.Hostname + "\n"
+	} else if b, err := os.ReadFile("/etc/hosts"); err == nil {
+		hosts = string(b)
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		resolv = []byte("nameserver 8.8.8.8\n")
+	}
+	hostname := rec.Hostname
+	if rec.Parsed.Network == spec.NetworkHost && rec.Options.Hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	for name, data := range map[string][]byte{"hosts": []byte(hosts), "hostname": []byte(hostname + "\n"), "resolv.conf": resolv} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+var adjectives = []string{"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quiet", "sharp", "tender", "vivid", "witty", "zen"}
+var nouns = []string{"otter", "heron", "lynx", "wren", "ibex", "koala", "marten", "newt", "orca", "puffin", "quokka", "raven", "stoat", "tapir", "vole", "yak"}
+
+func randomName() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s_%s%d", adjectives[int(b[0])%len(adjectives)], nouns[int(b[1])%len(nouns)], int(b[2])%100)
+}
+
+// AnnotationInit asks the runtime to keep cove's reaper as the container's
+// PID 1 (--init): it forks the command, forwards signals to it, reaps
+// orphans and exits with the command's status.
+const AnnotationInit = runtime.AnnotationInit
+
+func initAnnotation(on bool) map[string]string {
+	if !on {
+		return nil
+	}
+	return map[string]string{AnnotationInit: "true"}
+}

@@ -1,0 +1,640 @@
+package engine
+
+// Detached containers: the launcher (this file, Go) and the monitor
+// (internal/monitor, C) take turns in one process per container.
+//
+//	cove run -d / cove start           StartDetached: spawns the launcher with
+//	  (CLI, in cove's user namespace)  argv[0] "cove-launch", setsid, stdio
+//	                                   /dev/null, fd 3 a sync pipe; waits for
+//	                                   "started" or "error CODE MESSAGE"
+//	cove-launch ID                     LaunchMain: starts the container (its
+//	                                   parent), records it running with
+//	                                   MonitorPid = its own PID, says "started",
+//	                                   then execve's into the monitor
+//	cove-monitor --pid ... (C)         logs, relays signals, waits; on exit writes
+//	                                   DIR/exit and execve's back:
+//	cove-launch --exited N ... ID      records the exit, applies the restart
+//	                                   policy (back-off, then start again and exec
+//	                                   the monitor again) or removes the container
+//	                                   (--rm), and exits
+//
+// The container is cloned from this process's main thread (init locks the
+// main goroutine to it), and execve keeps the main thread: the container's
+// parent-death signal (SIGKILL) therefore fires when, and only when, the
+// monitor dies. See the top of internal/monitor/monitor_linux.c.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cove-run/cove/internal/config"
+	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/runtime"
+	"github.com/cove-run/cove/internal/spec"
+	"github.com/cove-run/cove/internal/state"
+)
+
+// Roles of the cove binary for detached containers.
+const (
+	LaunchRole  = "cove-launch"
+	MonitorRole = "cove-monitor"
+)
+
+// MonitorAvailable says whether this binary has the C monitor (it needs
+// cgo); cmd/cove sets it from package monitor.
+var MonitorAvailable bool
+
+const (
+	// envLaunchConfig carries the CLI's resolved configuration (JSON of
+	// config.Config) to the launcher, and through the monitor's execve
+	// back to it: the launcher must use the same roots as the CLI that
+	// created the container, whatever flags that CLI had.
+	envLaunchConfig = "_COVE_LAUNCH_CONFIG"
+	// launchSyncFD is the pipe on which a fresh launcher reports to the
+	// CLI: "started\n", or "error CODE MESSAGE\n".
+	launchSyncFD = 3
+	// Restart back-off, Docker's: 100 ms, doubled after each restart of
+	// a container that ran less than 10 s, at most a minute.
+	backoffStart = 100 * time.Millisecond
+	backoffMax   = time.Minute
+	backoffReset = 10 * time.Second
+)
+
+// init pins the main goroutine to the main thread in a launcher, before
+// main runs: runtime.Start must clone the container from the thread-group
+// leader (the thread that execve keeps), or the parent-death signal would
+// fire when the cloning thread dies, which execve makes every other thread
+// do.
+func init() {
+	if len(os.Args) > 0 && os.Args[0] == LaunchRole {
+		goruntime.LockOSThread()
+	}
+}
+
+// StartDetached starts a created or exited container under a monitor and
+// returns once its process runs, or with the error that kept it from
+// starting (an *errdefs.ExitError with 125, 126 or 127). Starting a
+// running container does nothing.
+func (e *Engine) StartDetached(ctx context.Context, ref string) (string, error) {
+	stores, err := e.States()
+	if err != nil {
+		return "", err
+	}
+	id, err := stores.Lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	c, err := e.reconciled(id)
+	if err != nil {
+		return "", err
+	}
+	switch c.State.Status {
+	case state.Running, state.Paused, state.Restarting:
+		return id, nil
+	}
+	if !MonitorAvailable {
+		return "", fmt.Errorf("detached containers need cove's C monitor, and this cove was built without cgo; run in the foreground: %w", errdefs.ErrUnsupported)
+	}
+	cfg, err := json.Marshal(e.Config)
+	if err != nil {
+		return "", err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{LaunchRole, id},
+		Env:  append(os.Environ(), envLaunchConfig+"="+string(cfg)),
+		// Not the CLI's directory: the monitor lives on and must not
+		// keep a user's directory (or a mount under it) busy.
+		Dir:        "/",
+		ExtraFiles: []*os.File{w},
+		// Own session: no controlling terminal, out of the CLI's process
+		// group, so ^C and a closed terminal leave it alone. stdio is
+		// /dev/null (nil).
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return "", fmt.Errorf("starting the launcher of container %s: %w", c.Name, err)
+	}
+	w.Close()
+	// The launcher closes its end after reporting (and execve would close
+	// it anyway): read to EOF.
+	msg, _ := io.ReadAll(io.LimitReader(r, 1<<16))
+	r.Close()
+	line := strings.TrimSpace(string(msg))
+	if line == "started" {
+		// It lives on as the monitor; this CLI is not its keeper.
+		cmd.Process.Release()
+		return id, nil
+	}
+	werr := cmd.Wait()
+	if rest, ok := strings.CutPrefix(line, "error "); ok {
+		codeStr, text, _ := strings.Cut(rest, " ")
+		code, err := strconv.Atoi(codeStr)
+		if err != nil || code <= 0 {
+			code = errdefs.ExitCove
+		}
+		return id, &errdefs.ExitError{Code: code, Err: errors.New(text)}
+	}
+	return id, fmt.Errorf("container %s: its launcher ended without starting it (%v)", c.Name, werr)
+}
+
+// launcher is one cove-launch process.
+type launcher struct {
+	e      *Engine
+	id     string
+	dir    string
+	stores *state.Store
+
+	// The running container, between start and execMonitor.
+	proc    *runtime.Process
+	pid     int
+	logCfg  LogConfig
+	files   []*os.File // kept reachable: a collected *os.File closes its fd
+	fds     map[string]int
+	backoff time.Duration
+}
+
+// LaunchMain is the entry point of the launcher role.
+func LaunchMain() int {
+	var (
+		fresh     = true
+		code      int
+		exitedPid int
+		finished  time.Time
+		backoff   time.Duration
+		id        string
+	)
+	args := os.Args[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		val := func() string {
+			if i+1 < len(args) {
+				i++
+				return args[i]
+			}
+			return ""
+		}
+		switch a {
+		case "--exited":
+			fresh = false
+			code, _ = strconv.Atoi(val())
+		case "--signaled":
+			fresh = false
+			n, _ := strconv.Atoi(val())
+			code = 128 + n
+		case "--pid":
+			exitedPid, _ = strconv.Atoi(val())
+		case "--finished":
+			finished = parseUnixTime(val())
+		case "--backoff":
+			ms, _ := strconv.Atoi(val())
+			backoff = time.Duration(ms) * time.Millisecond
+		default:
+			id = a
+		}
+	}
+	var sync *os.File
+	if fresh {
+		// Close-on-exec: neither the container nor the monitor may keep
+		// the CLI waiting on this pipe.
+		unix.CloseOnExec(launchSyncFD)
+		sync = os.NewFile(launchSyncFD, "sync")
+	}
+	report := func(err error) int {
+		code := errdefs.ExitCode(err)
+		if code == 0 {
+			code = errdefs.ExitCove
+		}
+		if sync != nil {
+			fmt.Fprintf(sync, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
+			sync.Close()
+		}
+		return code
+	}
+	if id == "" {
+		return report(errors.New("cove-launch: no container ID"))
+	}
+	var cfg config.Config
+	if err := json.Unmarshal([]byte(os.Getenv(envLaunchConfig)), &cfg); err != nil {
+		return report(fmt.Errorf("cove-launch: no configuration from the CLI (%s): %v", envLaunchConfig, err))
+	}
+	e := New(&cfg)
+	stores, err := e.States()
+	if err != nil {
+		return report(err)
+	}
+	l := &launcher{e: e, id: id, dir: stores.Dir(id), stores: stores, backoff: backoff}
+	os.Chdir("/")
+	// Orphans of a container without its own pid namespace come to us
+	// rather than to the host's init; the monitor reaps them. The
+	// setting survives execve.
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	// The relay signal's default action is to terminate: take it over
+	// (and drop it) while in Go. The request files it announces stay for
+	// the monitor, which scans them when it starts. Handled rather than
+	// ignored, so that the container's init (forked by Go, which resets
+	// handled signals to the default) does not inherit SIG_IGN.
+	relay := make(chan os.Signal, 8)
+	signal.Notify(relay, RelaySignal)
+	go func() {
+		for range relay {
+		}
+	}()
+
+	if fresh {
+		if err := l.start(true); err != nil {
+			if rec := l.record(); rec != nil && rec.Options.AutoRemove {
+				e.RemoveContainer(id, true)
+			}
+			return report(err)
+		}
+		sync.WriteString("started\n")
+		sync.Close()
+		return l.execMonitor()
+	}
+	return l.afterExit(exitedPid, code, finished)
+}
+
+func parseUnixTime(s string) time.Time {
+	sec, frac, _ := strings.Cut(s, ".")
+	secs, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Now().UTC()
+	}
+	var ns int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		ns, _ = strconv.ParseInt(frac, 10, 64)
+	}
+	return time.Unix(secs, ns).UTC()
+}
+
+func (l *launcher) record() *containerRecord {
+	c, err := l.stores.Get(l.id)
+	if err != nil {
+		return nil
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return nil
+	}
+	return rec
+}
+
+// start starts the container (fresh: a user's run or start; otherwise a
+// restart by the policy) with pipes for its output, and records it running
+// with this process as its monitor.
+func (l *launcher) start(fresh bool) error {
+	// Two launchers for one container (two concurrent `start`s) must not
+	// both start it: the second waits here, then finds it running.
+	unlock, err := flockFile(filepath.Join(l.dir, "start.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := l.e.reconciled(l.id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fresh && (c.State.Status == state.Running || c.State.Status == state.Paused || c.State.Status == state.Restarting):
+		return fmt.Errorf("container %s is already running: %w", c.Name, errdefs.ErrInvalidState)
+	case !fresh && c.State.Status != state.Restarting:
+		return fmt.Errorf("container %s: no longer restarting (%s): %w", c.Name, c.State.Status, errdefs.ErrInvalidState)
+	case c.State.Status == state.Removing || c.State.Status == state.Dead:
+		return fmt.Errorf("container %s is being removed: %w", c.Name, errdefs.ErrInvalidState)
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return err
+	}
+	if l.logCfg, err = logConfigOf(rec); err != nil {
+		return err
+	}
+	// Requests and an exit left from an earlier run are not for this one.
+	relayDir := filepath.Join(l.dir, relayDirName)
+	os.RemoveAll(relayDir)
+	os.Remove(filepath.Join(l.dir, relayFileName))
+	if err := os.Mkdir(relayDir, 0o700); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(l.dir, exitFileName))
+
+	failed := func(err error) error {
+		code := errdefs.ExitCode(err)
+		l.stores.SetState(l.id, func(s *state.State) error {
+			s.Status = state.Exited
+			s.ExitCode = code
+			s.Error = err.Error()
+			s.FinishedAt = time.Now().UTC()
+			s.Pid, s.PidStart, s.MonitorPid = 0, 0, 0
+			return nil
+		})
+		return err
+	}
+	st, err := l.e.Store()
+	if err != nil {
+		return failed(err)
+	}
+	rootfs, err := st.Mount(rec.StorageID, "")
+	if err != nil {
+		return failed(fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err))
+	}
+	sp, err := l.e.specFor(c, rec, rootfs)
+	if err != nil {
+		return failed(err)
+	}
+	opts := runtime.Options{Spec: sp}
+	// childEnds go to the container; the other ends are kept for the
+	// monitor, by the name of its flag.
+	var childEnds []*os.File
+	l.files, l.fds = nil, map[string]int{}
+	keep := func(flag string, f *os.File) {
+		l.files = append(l.files, f)
+		l.fds[flag] = int(f.Fd())
+	}
+	closeAll := func() {
+		for _, f := range append(childEnds, l.files...) {
+			f.Close()
+		}
+		l.files = nil
+	}
+	if sp.Process == nil || !sp.Process.Terminal {
+		for _, flag := range []string{"--stdout", "--stderr", "--stdin"} {
+			if flag == "--stdin" && !rec.Options.OpenStdin {
+				continue
+			}
+			r, w, err := os.Pipe()
+			if err != nil {
+				closeAll()
+				return failed(err)
+			}
+			ours, theirs := r, w
+			switch flag {
+			case "--stdout":
+				opts.Stdout = w
+			case "--stderr":
+				opts.Stderr = w
+			case "--stdin":
+				opts.Stdin = r
+				ours, theirs = w, r
+			}
+			childEnds = append(childEnds, theirs)
+			keep(flag, ours)
+		}
+	}
+	proc, err := runtime.Start(context.Background(), opts)
+	// The container has its ends now (or never will): ours must go, or
+	// the monitor would never see EOF on its output.
+	for _, f := range childEnds {
+		f.Close()
+	}
+	if err != nil {
+		closeAll()
+		return failed(err)
+	}
+	if con := proc.Console(); con != nil {
+		keep("--console", con)
+		if rec.Options.OpenStdin {
+			l.fds["--stdin"] = int(con.Fd())
+		}
+	}
+	l.proc = proc
+	l.pid = proc.Pid()
+	err = l.stores.SetState(l.id, func(s *state.State) error {
+		s.Status = state.Running
+		s.Pid = l.pid
+		s.PidStart = pidStartTime(l.pid)
+		s.BootID = bootID()
+		s.MonitorPid = os.Getpid()
+		s.ExitCode = 0
+		s.Error = ""
+		s.StartedAt = time.Now().UTC()
+		s.FinishedAt = time.Time{}
+		if fresh {
+			// A user's start: the restart count and a user's stop are
+			// history (Docker resets both).
+			s.RestartCount = 0
+			s.StoppedByUser = false
+		} else {
+			s.RestartCount++
+		}
+		return nil
+	})
+	if err != nil {
+		// Removed meanwhile (rm -f of a restarting container): nobody
+		// wants it.
+		proc.Signal(syscall.SIGKILL)
+		proc.Wait()
+		closeAll()
+		return err
+	}
+	return nil
+}
+
+// execMonitor replaces this process with the C monitor, keeping the PID
+// (and so the container's parent). It returns only if the execve failed.
+func (l *launcher) execMonitor() int {
+	argv := []string{MonitorRole,
+		"--id", l.id,
+		"--dir", l.dir,
+		"--pid", strconv.Itoa(l.pid),
+		"--log-driver", l.logCfg.Driver,
+		"--log-path", filepath.Join(l.dir, logFileName),
+		"--log-max-size", strconv.FormatInt(l.logCfg.MaxSize, 10),
+		"--log-max-file", strconv.Itoa(l.logCfg.MaxFile),
+		"--backoff", strconv.FormatInt(int64(l.backoff/time.Millisecond), 10),
+	}
+	for name, fd := range l.fds {
+		// Go opens everything close-on-exec; these must cross.
+		unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
+		argv = append(argv, name, strconv.Itoa(fd))
+	}
+	// SIG_IGN, not Go's handler, across the execve: the monitor blocks
+	// the signal and restores the default in its first instructions, and
+	// until then one arriving must not kill it.
+	signal.Ignore(RelaySignal)
+	err := syscall.Exec("/proc/self/exe", argv, os.Environ())
+	goruntime.KeepAlive(l.files)
+	// Nobody would log or wait for the container: stop it.
+	signal.Reset(RelaySignal)
+	l.proc.Signal(syscall.SIGKILL)
+	code, _ := l.proc.Wait()
+	l.stores.SetState(l.id, func(s *state.State) error {
+		s.Status = state.Exited
+		s.ExitCode = code
+		s.Error = fmt.Sprintf("starting the container's monitor: %v", err)
+		s.FinishedAt = time.Now().UTC()
+		s.Pid, s.PidStart, s.MonitorPid = 0, 0, 0
+		return nil
+	})
+	return errdefs.ExitCove
+}
+
+// afterExit is the launcher exec'd by the monitor once the container
+// exited: record the exit, then restart, remove (--rm) or just end.
+func (l *launcher) afterExit(pid, code int, finished time.Time) int {
+	if finished.IsZero() {
+		finished = time.Now().UTC()
+	}
+	c, err := l.stores.Get(l.id)
+	if err != nil {
+		// Removed (rm -f) while it ran: nothing to record.
+		return 0
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return errdefs.ExitCove
+	}
+	restart := false
+	errSkip := errors.New("skip")
+	err = l.stores.SetState(l.id, func(s *state.State) error {
+		if s.Status == state.Removing || s.Status == state.Dead {
+			return errSkip
+		}
+		// Started again by someone else meanwhile (after a cove command
+		// saw the process gone): that run is not ours to record.
+		if s.Pid != 0 && s.Pid != pid && alive(s) {
+			return errSkip
+		}
+		// Running, or exited already if a cove command saw the process
+		// gone before we got here (then MonitorPid is still us).
+		ours := s.Status == state.Running || s.Status == state.Exited && s.MonitorPid == os.Getpid()
+		restart = ours && shouldRestart(rec.Parsed.Restart, code, s)
+		if restart {
+			s.Status = state.Restarting
+			s.MonitorPid = os.Getpid()
+		} else {
+			s.Status = state.Exited
+			s.MonitorPid = 0
+		}
+		s.ExitCode = code
+		s.Error = ""
+		s.FinishedAt = finished
+		s.Pid, s.PidStart = 0, 0
+		return nil
+	})
+	if err != nil {
+		return 0
+	}
+	// The exit is in the state now.
+	if x, ok := readExitFile(l.dir); ok && x.pid == pid {
+		os.Remove(filepath.Join(l.dir, exitFileName))
+	}
+	if st, err := l.e.Store(); err == nil {
+		st.Unmount(rec.StorageID, false)
+	}
+	if !restart {
+		if rec.Options.AutoRemove {
+			l.e.RemoveContainer(l.id, true)
+		}
+		return 0
+	}
+	l.backoff = nextBackoff(l.backoff, finished.Sub(c.State.StartedAt))
+	// SIGTERM (a stop of a restarting container) cuts the back-off short
+	// and cancels the restart.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	timer := time.NewTimer(l.backoff)
+	cancelled := false
+	select {
+	case <-timer.C:
+	case <-term:
+		cancelled = true
+	}
+	signal.Stop(term)
+	if !cancelled {
+		if c, err := l.stores.Get(l.id); err != nil || c.State.Status != state.Restarting || c.State.StoppedByUser {
+			cancelled = true
+		}
+	}
+	if cancelled {
+		l.stores.SetState(l.id, func(s *state.State) error {
+			if s.Status == state.Restarting {
+				s.Status = state.Exited
+				s.MonitorPid = 0
+			}
+			return nil
+		})
+		return 0
+	}
+	if err := l.start(false); err != nil {
+		// start recorded the failure (or the container is gone).
+		l.stores.SetState(l.id, func(s *state.State) error {
+			if s.Status == state.Restarting {
+				s.Status = state.Exited
+				s.MonitorPid = 0
+			}
+			return nil
+		})
+		return 0
+	}
+	return l.execMonitor()
+}
+
+// shouldRestart applies a restart policy to an exit (Docker's rules): a
+// user's stop prevents any restart; on-failure restarts non-zero exits up
+// to its maximum count (0: no maximum).
+func shouldRestart(p spec.RestartPolicy, code int, s *state.State) bool {
+	if s.StoppedByUser {
+		return false
+	}
+	switch p.Name {
+	case spec.RestartAlways, spec.RestartUnlessStopped:
+		return true
+	case spec.RestartOnFailure:
+		return code != 0 && (p.MaximumRetryCount == 0 || s.RestartCount < p.MaximumRetryCount)
+	}
+	return false
+}
+
+// nextBackoff is the delay before the next restart: the first is 100 ms,
+// each next one doubles, up to a minute, and a container that ran for 10
+// seconds or more starts over at 100 ms.
+func nextBackoff(prev, ran time.Duration) time.Duration {
+	if ran >= backoffReset || prev <= 0 {
+		return backoffStart
+	}
+	return min(prev*2, backoffMax)
+}
+
+// flockFile takes an exclusive lock on path (created if needed); the
+// returned function releases it. The descriptor is close-on-exec, so an
+// execve releases it too.
+func flockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/state"
+)
+
+// DefaultStopTimeout is Docker's grace period between the stop signal and
+// SIGKILL.
+const DefaultStopTimeout = 10 * time.Second
+
+func (e *Engine) lookupReconciled(ref string) (*state.Container, *containerRecord, error) {
+	stores, err := e.States()
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := stores.Lookup(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.reconciled(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, rec, nil
+}
+
+func isRunning(s state.Status) bool { return s == state.Running || s == state.Paused }
+
+// StopContainer sends the container's stop signal, waits up to timeout
+// (negative: the container's own or Docker's 10 s) and then kills it.
+// Stopping a container that is not running is not an error.
+func (e *Engine) StopContainer(ctx context.Context, ref string, timeout time.Duration) error {
+	c, rec, err := e.lookupReconciled(ref)
+	if err != nil {
+		return err
+	}
+	stores, _ := e.States()
+	// Record the intent first: unless-stopped must not restart it, and
+	// the monitor reads this when the container exits.
+	stores.SetState(c.ID, func(s *state.State) error { s.StoppedByUser = true; return nil })
+	if c.State.Status == state.Restarting && c.State.MonitorPid > 0 {
+		// The launcher is waiting out a restart back-off: SIGTERM ends
+		// the wait and the restart.
+		syscall.Kill(c.State.MonitorPid, syscall.SIGTERM)
+		return e.settle(ctx, c.ID)
+	}
+	if !isRunning(c.State.Status) {
+		return nil
+	}
+	if timeout < 0 {
+		timeout = DefaultStopTimeout
+		if rec.Options.StopTimeout != nil {
+			timeout = time.Duration(*rec.Options.StopTimeout) * time.Second
+		}
+	}
+	sig := syscall.SIGTERM
+	if s := rec.Parsed.StopSignal; s != "" {
+		if v, err := parseSignal(s); err == nil {
+			sig = v
+		}
+	} else if s := rec.ImageConfig.StopSignal; s != "" {
+		if v, err := parseSignal(s); err == nil {
+			sig = v
+		}
+	}
+	if c.State.Status == state.Paused {
+		e.SignalContainer(c.ID, syscall.SIGCONT)
+	}
+	if timeout > 0 {
+		if err := e.SignalContainer(c.ID, sig); err != nil && !errors.Is(err, errdefs.ErrInvalidState) {
+			return fmt.Errorf("stopping container %s: %w", c.Name, err)
+		}
+		if e.waitGone(ctx, c, timeout) {
+			return e.settle(ctx, c.ID)
+		}
+	}
+	if err := e.SignalContainer(c.ID, syscall.SIGKILL); err != nil && !errors.Is(err, errdefs.ErrInvalidState) {
+		return fmt.Errorf("killing container %s: %w", c.Name, err)
+	}
+	if !e.waitGone(ctx, c, 10*time.Second) {
+		return fmt.Errorf("container %s did not exit after SIGKILL", c.Name)
+	}
+	return e.settle(ctx, c.ID)
+}
+
+// settle waits briefly for the container's supervisor to record the exit,
+// then reconciles, so that the caller sees a final state.
+func (e *Engine) settle(ctx context.Context, id string) error {
+	stores, err := e.States()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := stores.Get(id)
+		if err != nil || !isRunning(c.State.Status) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	_, err = e.reconciled(id)
+	return err
+}
+
+// waitGone polls until the container's first process is gone.
+func (e *Engine) waitGone(ctx context.Context, c *state.Container, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if !alive(&c.State) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// KillContainer sends a signal to a running container.
+func (e *Engine) KillContainer(ref string, sig syscall.Signal) error {
+	c, _, err := e.lookupReconciled(ref)
+	if err != nil {
+		return err
+	}
+	if !isRunning(c.State.Status) {
+		return fmt.Errorf("cannot kill container %s: it is not running: %w", c.Name, errdefs.ErrInvalidState)
+	}
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		stores, _ := e.States()
+		stores.SetState(c.ID, func(s *state.State) error { s.StoppedByUser = true; return nil })
+	}
+	return e.SignalContainer(c.ID, sig)
+}
+
+// WaitCondition is what `wait` waits for.
+type WaitCondition string
+
+// Wait conditions (Docker's names, plus Podman's stopped/exited).
+const (
+	WaitNotRunning WaitCondition = "not-running"
+	WaitNextExit   WaitCondition = "next-exit"
+	WaitRemoved    WaitCondition = "removed"
+)
+
+// ParseWaitCondition validates --condition.
+func ParseWaitCondition(s string) (WaitCondition, error) {
+	switch s {
+	case "", "not-running", "stopped", "exited":
+		return WaitNotRunning, nil
+	case "next-exit":
+		return WaitNextExit, nil
+	case "removed":
+		return WaitRemoved, nil
+	}
+	return "", errdefs.InvalidArgument("--condition %q: use not-running, next-exit or removed", s)
+}
+
+// WaitContainer blocks until the condition holds and returns the exit code.
+func (e *Engine) WaitContainer(ctx context.Context, ref string, cond WaitCondition) (int, error) {
+	stores, err := e.States()
+	if err != nil {
+		return 0, err
+	}
+	id, err := stores.Lookup(ref)
+	if err != nil {
+		return 0, err
+	}
+	first, err := e.reconciled(id)
+	if err != nil {
+		return 0, err
+	}
+	startedAt := first.State.StartedAt
+	last := first.State.ExitCode
+	for {
+		c, err := e.reconciled(id)
+		if err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				if cond == WaitRemoved || cond == WaitNotRunning {
+					return last, nil
+				}
+			}
+			return 0, err
+		}
+		last = c.State.ExitCode
+		switch cond {
+		case WaitNotRunning:
+			if !isRunning(c.State.Status) && c.State.Status != state.Restarting {
+				return c.State.ExitCode, nil
+			}
+		case WaitNextExit:
+			if !c.State.FinishedAt.IsZero() && c.State.FinishedAt.After(startedAt) {
+				return c.State.ExitCode, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// RenameContainer changes a container's name.
+func (e *Engine) RenameContainer(ref, newName string) error {
+	stores, err := e.States()
+	if err != nil {
+		return err
+	}
+	id, err := stores.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	return stores.Rename(id, newName)
+}
+
+// PruneContainers removes every container that is not running and returns
+// their IDs.
+func (e *Engine) PruneContainers() ([]string, error) {
+	list, err := e.ListContainers(true)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, c := range list {
+		if isRunning(c.State.Status) || c.State.Status == state.Restarting {
+			continue
+		}
+		if _, err := e.RemoveContainer(c.ID, false); err != nil {
+			if errors.Is(err, errdefs.ErrInvalidState) || errors.Is(err, errdefs.ErrNotFound) {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, c.ID)
+	}
+	return removed, errors.Join(errs...)
+}

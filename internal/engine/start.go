@@ -1,0 +1,334 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/runtime"
+	"github.com/cove-run/cove/internal/state"
+)
+
+// StartIO are the streams a foreground container uses; nil means
+// /dev/null.
+type StartIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// ConsoleRows and ConsoleCols size a -t container's terminal from the
+	// start; 0 leaves the kernel's default until the first resize.
+	ConsoleRows, ConsoleCols uint
+}
+
+// Running is a container started by this process.
+type Running struct {
+	ID   string
+	Name string
+	// Tty and StopSignal come from the container's configuration.
+	Tty        bool
+	StopSignal syscall.Signal
+	AutoRemove bool
+	proc       *runtime.Process
+	e          *Engine
+}
+
+// Pid is the container's first process.
+func (r *Running) Pid() int { return r.proc.Pid() }
+
+// Console is the terminal's master side for -t containers.
+func (r *Running) Console() *os.File { return r.proc.Console() }
+
+// Resize sets the container terminal's size.
+func (r *Running) Resize(rows, cols uint16) error { return r.proc.Resize(rows, cols) }
+
+// Signal sends a signal to the container's first process.
+func (r *Running) Signal(sig os.Signal) error { return r.proc.Signal(sig) }
+
+// Wait waits for the container to exit, records its exit and returns the
+// exit code (128+N when a signal killed it).
+func (r *Running) Wait() (int, error) {
+	code, err := r.proc.Wait()
+	phase("wait: container exited")
+	stores, serr := r.e.States()
+	if serr == nil {
+		stores.SetState(r.ID, func(st *state.State) error {
+			st.Status = state.Exited
+			st.ExitCode = code
+			st.FinishedAt = time.Now().UTC()
+			st.Pid = 0
+			if err != nil {
+				st.Error = err.Error()
+			}
+			return nil
+		})
+	}
+	return code, err
+}
+
+// StartContainer mounts the container's root filesystem, builds its spec
+// and starts it; the caller waits for it.
+func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*Running, error) {
+	stores, err := e.States()
+	if err != nil {
+		return nil, err
+	}
+	id, err := stores.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.reconciled(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Status == state.Running || c.State.Status == state.Paused {
+		return nil, fmt.Errorf("container %s is already running: %w", c.Name, errdefs.ErrInvalidState)
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := e.Store()
+	if err != nil {
+		return nil, err
+	}
+	// The mount lives in this process's mount namespace; the container's
+	// namespace gets a copy at clone and keeps it while it runs.
+	phase("start: begin")
+	rootfs, err := st.Mount(rec.StorageID, "")
+	if err != nil {
+		return nil, fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err)
+	}
+	phase("start: rootfs mounted")
+	sp, err := e.specFor(c, rec, rootfs)
+	if err != nil {
+		return nil, err
+	}
+	if sp.Process != nil && sp.Process.Terminal && sio.ConsoleRows > 0 && sio.ConsoleCols > 0 {
+		sp.Process.ConsoleSize = &specs.Box{Height: sio.ConsoleRows, Width: sio.ConsoleCols}
+	}
+	phase("start: spec generated")
+	proc, err := runtime.Start(ctx, runtime.Options{Spec: sp, Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
+	phase("start: container exec'd")
+	if err != nil {
+		code := errdefs.ExitCode(err)
+		stores.SetState(id, func(s *state.State) error {
+			s.Status = state.Exited
+			s.ExitCode = code
+			s.Error = err.Error()
+			s.FinishedAt = time.Now().UTC()
+			return nil
+		})
+		return nil, err
+	}
+	sig := syscall.SIGTERM
+	if s := rec.Parsed.StopSignal; s != "" {
+		if v, err := parseSignal(s); err == nil {
+			sig = v
+		}
+	} else if s := rec.ImageConfig.StopSignal; s != "" {
+		if v, err := parseSignal(s); err == nil {
+			sig = v
+		}
+	}
+	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, e: e}
+	pid := proc.Pid()
+	if err := stores.SetState(id, func(s *state.State) error {
+		s.Status = state.Running
+		s.Pid = pid
+		// This process supervises a foreground container: it relays
+		// signals that other cove processes cannot deliver themselves.
+		s.MonitorPid = os.Getpid()
+		s.StoppedByUser = false
+		s.PidStart = pidStartTime(pid)
+		s.BootID = bootID()
+		s.ExitCode = 0
+		s.Error = ""
+		s.StartedAt = time.Now().UTC()
+		s.FinishedAt = time.Time{}
+		return nil
+	}); err != nil {
+		proc.Signal(syscall.SIGKILL)
+		proc.Wait()
+		return nil, err
+	}
+	return run, nil
+}
+
+// reconciled reads a container and corrects a state that outlived its
+// process: a "running" container whose process is gone (its cove was
+// killed, or the machine rebooted) is exited.
+func (e *Engine) reconciled(id string) (*state.Container, error) {
+	stores, err := e.States()
+	if err != nil {
+		return nil, err
+	}
+	c, err := stores.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	dir := stores.Dir(id)
+	switch st := c.State.Status; {
+	case (st == state.Running || st == state.Paused) && !alive(&c.State):
+		// The monitor is still draining the log: its launcher records
+		// the exit in a moment.
+		if monitorWillRecord(id, &c.State) {
+			return c, nil
+		}
+	case st == state.Restarting && !MonitorAlive(c.State.MonitorPid, id):
+		// The launcher waiting out the back-off is gone.
+	default:
+		return c, nil
+	}
+	err = stores.SetState(id, func(s *state.State) error {
+		switch {
+		case (s.Status == state.Running || s.Status == state.Paused) && !alive(s) && !monitorWillRecord(id, s):
+		case s.Status == state.Restarting && !MonitorAlive(s.MonitorPid, id):
+		default:
+			return nil
+		}
+		s.Status = state.Exited
+		if !exitFromFile(dir, s) {
+			if s.ExitCode == 0 {
+				s.ExitCode = 137
+			}
+			if s.Error == "" {
+				s.Error = "the container's process disappeared (its cove process was killed, or the machine restarted)"
+			}
+			if s.FinishedAt.IsZero() {
+				s.FinishedAt = time.Now().UTC()
+			}
+		}
+		s.Pid = 0
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stores.Get(id)
+}
+
+// alive reports whether the recorded process still exists and is the same
+// process (same boot, same start time).
+func alive(s *state.State) bool {
+	if s.Pid <= 0 {
+		return false
+	}
+	if s.BootID != "" && s.BootID != bootID() {
+		return false
+	}
+	start := pidStartTime(s.Pid)
+	return start != 0 && (s.PidStart == 0 || start == s.PidStart) && !isZombie(s.Pid)
+}
+
+// isZombie reports whether the process has exited and waits to be reaped
+// (state Z in /proc/PID/stat): when its supervisor died, the host's init
+// may take a while to collect it.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+}
+
+// pidStartTime reads field 22 of /proc/PID/stat (start time in clock
+// ticks since boot), 0 if the process does not exist.
+func pidStartTime(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may contain spaces and parentheses:
+	// count fields after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
+}
+
+var cachedBootID string
+
+func bootID() string {
+	if cachedBootID == "" {
+		b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+		cachedBootID = strings.TrimSpace(string(b))
+	}
+	return cachedBootID
+}
+
+func parseSignal(s string) (syscall.Signal, error) {
+	return specParseSignal(s)
+}
+
+// RemoveContainer removes a container's layer and record. A running
+// container is refused unless force, which kills it first.
+func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
+	stores, err := e.States()
+	if err != nil {
+		return "", err
+	}
+	id, err := stores.Lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	c, err := e.reconciled(id)
+	if err != nil {
+		return "", err
+	}
+	if c.State.Status == state.Running || c.State.Status == state.Paused {
+		if !force {
+			return "", fmt.Errorf("cannot remove container %s: it is running: stop it first, or use -f: %w", c.Name, errdefs.ErrInvalidState)
+		}
+		if c.State.Pid > 0 {
+			// Through the supervisor when need be: a non-root container
+			// process refuses signals from a cove in another namespace.
+			e.SignalContainer(id, syscall.SIGKILL)
+			for i := 0; i < 500 && alive(&c.State); i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			e.settle(context.Background(), id)
+		}
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return "", err
+	}
+	if err := stores.SetState(id, func(s *state.State) error {
+		if s.Status == state.Removing {
+			return nil
+		}
+		s.Status = state.Removing
+		return nil
+	}); err != nil && !errors.Is(err, errdefs.ErrInvalidState) {
+		return "", err
+	}
+	st, err := e.Store()
+	if err != nil {
+		return "", err
+	}
+	st.Unmount(rec.StorageID, true)
+	if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
+		return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
+	}
+	if err := stores.Delete(id); err != nil {
+		return "", err
+	}
+	phase("rm: removed")
+	return id, nil
+}
