@@ -43,6 +43,9 @@ func newCreateCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 			if opts.Quiet {
 				progress = nil
 			}
+			if err := replaceExisting(e, opts); err != nil {
+				return err
+			}
 			id, err := e.CreateContainer(ctx, opts.Container, progress)
 			if err != nil {
 				return err

@@ -62,6 +62,37 @@ func newStopCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
+func newRestartCmd(f *Factory) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop containers (if running) and start them again, detached",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			t := time.Duration(-1)
+			if cmd.Flags().Changed("time") {
+				if timeout < 0 {
+					return errdefs.InvalidArgument("--time %d: must not be negative", timeout)
+				}
+				t = time.Duration(timeout) * time.Second
+			}
+			return forEach(f, args, func(n string) error {
+				if err := e.StopContainer(cmdContext(cmd), n, t); err != nil {
+					return err
+				}
+				_, err := e.StartDetached(cmdContext(cmd), n)
+				return err
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	return cmd
+}
+
 func newKillCmd(f *Factory) *cobra.Command {
 	var sigName string
 	cmd := &cobra.Command{
@@ -201,6 +232,6 @@ func newContainerCmd(f *Factory) *cobra.Command {
 	inspect.Flags().MarkHidden("type")
 	inspect.PreRun = func(cmd *cobra.Command, args []string) { cmd.Flags().Set("type", "container") }
 	cmd.AddCommand(ls, inspect, newRunCmd(f, nil), newCreateCmd(f, nil), newStartCmd(f, nil), newRmCmd(f, nil),
-		newStopCmd(f), newKillCmd(f), newWaitCmd(f), newRenameCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
+		newStopCmd(f), newRestartCmd(f), newKillCmd(f), newWaitCmd(f), newRenameCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
 	return cmd
 }

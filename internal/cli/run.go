@@ -28,6 +28,7 @@ type RunOptions struct {
 	SigProxy   bool
 	Cidfile    string
 	Quiet      bool
+	Replace    bool
 }
 
 // addContainerFlags binds the flags `create` and `run` share.
@@ -71,6 +72,7 @@ func addContainerFlags(fl *pflag.FlagSet, o *RunOptions) {
 	fl.StringArrayVar(&c.LogOpts, "log-opt", nil, "log driver option: max-size=SIZE (10m), max-file=N")
 	fl.StringVar(&c.Pull, "pull", "missing", "pull the image: always, missing or never")
 	fl.StringVar(&o.Cidfile, "cidfile", "", "write the container ID to this file")
+	fl.BoolVar(&o.Replace, "replace", false, "remove (with -f) an existing container of the same --name first")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "suppress pull progress")
 }
 
@@ -124,6 +126,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	var progress io.Writer = opts.IO.ErrOut
 	if opts.Quiet {
 		progress = nil
+	}
+	if err := replaceExisting(e, opts); err != nil {
+		return err
 	}
 	id, err := e.CreateContainer(ctx, opts.Container, progress)
 	if err != nil {
@@ -342,3 +347,22 @@ func attachTerminal(streams *IOStreams, out io.Writer, run *engine.Running, s st
 }
 
 var errNotRunning = errors.New("not running")
+
+// replaceExisting implements --replace: the container that holds --name
+// goes first, running or not.
+func replaceExisting(e *engine.Engine, opts *RunOptions) error {
+	if !opts.Replace {
+		return nil
+	}
+	if opts.Container.Name == "" {
+		return errdefs.InvalidArgument("--replace needs --name")
+	}
+	// Bad input must not cost the user the old container.
+	if err := engine.ValidateContainerOptions(opts.Container); err != nil {
+		return err
+	}
+	if _, err := e.RemoveContainer(opts.Container.Name, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return nil
+}

@@ -127,3 +127,33 @@ func TestRmExitCodes(t *testing.T) {
 	}
 	h.Run(1, "container", "exists", "busy")
 }
+
+func TestRestartAndReplace(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "run", "-d", "--name", "svc", "cove-test/busybox", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	r := h.Run(0, "inspect", "-f", "{{.State.Pid}}", "svc")
+	pid1 := strings.TrimSpace(r.Stdout)
+	r = h.Run(0, "restart", "-t", "2", "svc")
+	if strings.TrimSpace(r.Stdout) != "svc" {
+		t.Errorf("restart prints the name: %q", r.Stdout)
+	}
+	r = h.Run(0, "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "svc")
+	f := strings.Fields(r.Stdout)
+	if len(f) != 2 || f[0] != "running" || f[1] == pid1 {
+		t.Errorf("after restart: %q (old pid %s)", r.Stdout, pid1)
+	}
+	// --replace: a bad new option keeps the old container.
+	h.Run(125, "run", "--replace", "--name", "svc", "--ulimit", "bogus", "cove-test/busybox", "true")
+	h.Run(0, "container", "exists", "svc")
+	r = h.Run(0, "run", "--replace", "--name", "svc", "cove-test/busybox", "echo", "replaced")
+	if r.Stdout != "replaced\n" {
+		t.Errorf("--replace run: %q", r.Stdout)
+	}
+	r = h.Run(0, "ps", "-a", "--filter", "name=svc", "--format", "{{.Status}}")
+	if !strings.HasPrefix(r.Stdout, "Exited (0)") || strings.Count(r.Stdout, "\n") != 1 {
+		t.Errorf("one replaced container expected: %q", r.Stdout)
+	}
+	h.Run(125, "run", "--replace", "cove-test/busybox", "true")
+	h.Run(0, "rm", "-f", "svc")
+}

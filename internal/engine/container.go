@@ -499,3 +499,10 @@ func initAnnotation(on bool) map[string]string {
 	}
 	return map[string]string{AnnotationInit: "true"}
 }
+
+// ValidateContainerOptions checks every option as create would, without
+// creating anything (run --replace validates before it removes).
+func ValidateContainerOptions(o ContainerOptions) error {
+	_, err := parseOptions(&o)
+	return err
+}
