@@ -93,6 +93,33 @@ func newRestartCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
+// newPauseCmd is pause or unpause. They run on the host, outside any user
+// namespace (see internal/userns/entry_linux.c), and need no storage.
+func newPauseCmd(f *Factory, pause bool) *cobra.Command {
+	use, short := "pause", "Suspend all processes of running containers"
+	if !pause {
+		use, short = "unpause", "Resume all processes of paused containers"
+	}
+	return &cobra.Command{
+		Use:         use + " CONTAINER [CONTAINER...]",
+		Short:       short,
+		Args:        cobra.MinimumNArgs(1),
+		Annotations: map[string]string{annUserns: "none"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := f.Engine()
+			if err != nil {
+				return err
+			}
+			return forEach(f, args, func(n string) error {
+				if pause {
+					return e.PauseContainer(n)
+				}
+				return e.UnpauseContainer(n)
+			})
+		},
+	}
+}
+
 func newKillCmd(f *Factory) *cobra.Command {
 	var sigName string
 	cmd := &cobra.Command{
@@ -232,6 +259,6 @@ func newContainerCmd(f *Factory) *cobra.Command {
 	inspect.Flags().MarkHidden("type")
 	inspect.PreRun = func(cmd *cobra.Command, args []string) { cmd.Flags().Set("type", "container") }
 	cmd.AddCommand(ls, inspect, newRunCmd(f, nil), newCreateCmd(f, nil), newStartCmd(f, nil), newRmCmd(f, nil),
-		newStopCmd(f), newRestartCmd(f), newKillCmd(f), newWaitCmd(f), newRenameCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
+		newStopCmd(f), newRestartCmd(f), newKillCmd(f), newPauseCmd(f, true), newPauseCmd(f, false), newWaitCmd(f), newRenameCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
 	return cmd
 }

@@ -157,3 +157,43 @@ func TestRestartAndReplace(t *testing.T) {
 	h.Run(125, "run", "--replace", "cove-test/busybox", "true")
 	h.Run(0, "rm", "-f", "svc")
 }
+
+func TestPauseUnpause(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	// A counter that runs as a non-root user in a child process: pause must
+	// stop it too, although a cove in another namespace may not signal it.
+	h.Run(0, "run", "-d", "--name", "counter", "-u", "1000", "cove-test/busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done")
+	read := func() string {
+		out := strings.Fields(h.Run(0, "logs", "--tail", "1", "counter").Stdout)
+		if len(out) == 0 {
+			return ""
+		}
+		return out[len(out)-1]
+	}
+	time.Sleep(300 * time.Millisecond)
+	h.Run(0, "pause", "counter")
+	r := h.Run(0, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "counter")
+	if strings.TrimSpace(r.Stdout) != "paused true" {
+		t.Errorf("after pause: %q", r.Stdout)
+	}
+	r = h.Run(0, "ps", "--format", "{{.Status}}")
+	if !strings.Contains(r.Stdout, "(Paused)") {
+		t.Errorf("ps: %q", r.Stdout)
+	}
+	a := read()
+	time.Sleep(400 * time.Millisecond)
+	if b := read(); a != b {
+		t.Errorf("counter moved while paused: %s -> %s", a, b)
+	}
+	h.Run(125, "pause", "counter")
+	h.Run(125, "exec", "counter", "true")
+	h.Run(0, "unpause", "counter")
+	time.Sleep(400 * time.Millisecond)
+	if b := read(); a == b {
+		t.Errorf("counter did not move after unpause: %s", a)
+	}
+	h.Run(125, "unpause", "counter")
+	h.Run(0, "pause", "counter")
+	h.Run(0, "rm", "-f", "counter")
+}

@@ -70,7 +70,9 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // "cove/userns: none" annotations in internal/cli. exec joins a running
 // container's user namespace instead: only the namespace's owner, on the
 // host, may do that (a fresh namespace of ours is a sibling, not a parent).
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", NULL};
+// pause and unpause signal every process of a container for the same
+// reason, and need no storage.
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", NULL};
 
 static int in_list(const char *s, const char **list)
 {
@@ -96,8 +98,8 @@ static int wants_namespace(int argc, char **argv)
 		}
 		if (in_list(a, host_commands))
 			return 0;
-		// `container exec` is exec.
-		if (strcmp(a, "container") == 0 && i + 1 < argc && strcmp(argv[i + 1], "exec") == 0)
+		// `container exec|pause|unpause` are the same commands.
+		if (strcmp(a, "container") == 0 && i + 1 < argc && in_list(argv[i + 1], host_commands))
 			return 0;
 		// Help flags after the command also mean help.
 		for (int j = i + 1; j < argc; j++) {
