@@ -63,6 +63,13 @@ func (r *runner) must(args ...string) string {
 }
 
 func (r *runner) time(args ...string) time.Duration {
+	if len(args) == 2 && args[0] == "__cycle" {
+		start := time.Now()
+		id := strings.TrimSpace(r.must("run", "-d", args[1], "sleep", "3600"))
+		r.must("stop", "-t", "0", id)
+		r.must("rm", id)
+		return time.Since(start)
+	}
 	c := r.cmd(args...)
 	var errb bytes.Buffer
 	c.Stderr = &errb
@@ -150,6 +157,44 @@ func main() {
 			},
 		},
 		{
+			name:  "run -d + stop -t 0 + rm",
+			setup: func(r *runner) { r.must("load", "-i", filepath.Join(*images, "busybox.docker.tar")) },
+			args: func(r *runner) []string {
+				img := "cove-test/busybox:latest"
+				if r.name == "podman" {
+					img = "localhost/cove-test/busybox:latest"
+				}
+				// One shell line, so the three commands are timed together.
+				return []string{"__cycle", img}
+			},
+		},
+		{
+			name: "exec CTR true",
+			setup: func(r *runner) {
+				img := "cove-test/busybox:latest"
+				if r.name == "podman" {
+					img = "localhost/cove-test/busybox:latest"
+				}
+				r.must("load", "-i", filepath.Join(*images, "busybox.docker.tar"))
+				r.must("run", "-d", "--name", "benchexec", img, "sleep", "3600")
+			},
+			args: func(r *runner) []string { return []string{"exec", "benchexec", "true"} },
+		},
+		{
+			name: "ps -a with 50 containers",
+			setup: func(r *runner) {
+				img := "cove-test/busybox:latest"
+				if r.name == "podman" {
+					img = "localhost/cove-test/busybox:latest"
+				}
+				r.must("load", "-i", filepath.Join(*images, "busybox.docker.tar"))
+				for i := 0; i < 50; i++ {
+					r.must("create", "--name", fmt.Sprintf("benchps%d", i), img, "true")
+				}
+			},
+			args: func(r *runner) []string { return []string{"ps", "-a"} },
+		},
+		{
 			name: "pull big (~250 MB) into an empty store",
 			prep: func(r *runner) {
 				// Empty store: the image and its layers go (ignore "no such
@@ -192,6 +237,8 @@ func main() {
 		mc, mp := median(tc), median(tp)
 		fmt.Printf("%-42s %12s %12s %9.1fx\n", b.name, mc.Round(100*time.Microsecond), mp.Round(100*time.Microsecond), float64(mp)/float64(mc))
 	}
+	cove.cmd("rm", "-f", "benchexec").Run()
+	pod.cmd("rm", "-f", "-t", "0", "benchexec").Run()
 	cove.cmd("unshare", "rm", "-rf", filepath.Join(base, "cove", "data")).Run()
 	pod.cmd("unshare", "rm", "-rf", filepath.Join(base, "podman", "data")).Run()
 }

@@ -14,8 +14,10 @@ package seccomp
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/cove-run/cove/internal/runtime/seccomp/internal/libseccompref"
@@ -321,7 +323,17 @@ func TestDifferentialLibseccomp(t *testing.T) {
 // accepted only if our result is the one refEval computes from the
 // documented semantics; it is counted and logged.
 func TestDifferentialLibseccompRandom(t *testing.T) {
-	seed := rand.Int63()
+	// A fixed seed keeps CI reproducible: one random draw once sent
+	// libseccomp 2.5.4's own filter generator into a loop that never ended.
+	// COVE_SECCOMP_SEED=random explores new profiles (by hand, or make fuzz).
+	seed := int64(1)
+	if v := os.Getenv("COVE_SECCOMP_SEED"); v == "random" {
+		seed = rand.Int63()
+	} else if v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			seed = n
+		}
+	}
 	rng := rand.New(rand.NewSource(seed))
 	strict, lenient := &diffStats{}, &diffStats{}
 	wrongOurs := 0
