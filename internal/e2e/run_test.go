@@ -334,6 +334,13 @@ func TestRunCLIKilled(t *testing.T) {
 	cmd.Stdout = stdout
 	cmd.Start()
 	waitFor(t, 20*time.Second, "ready", func() bool { return strings.Contains(stdout.String(), "ready") })
+	// The container can print before its cove recorded it as running;
+	// killing cove in that window leaves it "created", which is true but
+	// not what this test is about.
+	waitFor(t, 10*time.Second, "recorded as running", func() bool {
+		r := h.Run(0, "ps", "--format", "{{.Names}} {{.State}}")
+		return strings.Contains(r.Stdout, "orphan running")
+	})
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	cmd.Wait()
 	waitFor(t, 10*time.Second, "container to be seen as exited", func() bool {
