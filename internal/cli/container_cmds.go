@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,26 +31,8 @@ func newCreateCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			if err := checkCidfile(opts.Cidfile); err != nil {
-				return err
-			}
-			e, err := f.EngineWithStore()
+			_, id, err := createContainer(ctx, f, opts)
 			if err != nil {
-				return err
-			}
-			var progress io.Writer = f.IO.ErrOut
-			if opts.Quiet {
-				progress = nil
-			}
-			if err := replaceExisting(e, opts); err != nil {
-				return err
-			}
-			id, err := e.CreateContainer(ctx, opts.Container, progress)
-			if err != nil {
-				return err
-			}
-			if err := writeCidfile(opts.Cidfile, id); err != nil {
-				e.RemoveContainer(id, true)
 				return err
 			}
 			fmt.Fprintln(f.IO.Out, id)

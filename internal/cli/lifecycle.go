@@ -44,16 +44,13 @@ func newStopCmd(f *Factory) *cobra.Command {
 		Short: "Stop running containers: the stop signal, then SIGKILL after the timeout",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.EngineWithStore()
+			t, err := stopTimeout(cmd, timeout)
 			if err != nil {
 				return err
 			}
-			t := time.Duration(-1)
-			if cmd.Flags().Changed("time") {
-				if timeout < 0 {
-					return errdefs.InvalidArgument("--time %d: must not be negative", timeout)
-				}
-				t = time.Duration(timeout) * time.Second
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
 			}
 			return forEach(f, args, func(n string) error { return e.StopContainer(cmdContext(cmd), n, t) })
 		},
@@ -69,16 +66,13 @@ func newRestartCmd(f *Factory) *cobra.Command {
 		Short: "Stop containers (if running) and start them again, detached",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.EngineWithStore()
+			t, err := stopTimeout(cmd, timeout)
 			if err != nil {
 				return err
 			}
-			t := time.Duration(-1)
-			if cmd.Flags().Changed("time") {
-				if timeout < 0 {
-					return errdefs.InvalidArgument("--time %d: must not be negative", timeout)
-				}
-				t = time.Duration(timeout) * time.Second
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
 			}
 			return forEach(f, args, func(n string) error {
 				if err := e.StopContainer(cmdContext(cmd), n, t); err != nil {
@@ -261,4 +255,16 @@ func newContainerCmd(f *Factory) *cobra.Command {
 	cmd.AddCommand(ls, inspect, newRunCmd(f, nil), newCreateCmd(f, nil), newStartCmd(f, nil), newRmCmd(f, nil),
 		newStopCmd(f), newRestartCmd(f), newKillCmd(f), newPauseCmd(f, true), newPauseCmd(f, false), newWaitCmd(f), newRenameCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
 	return cmd
+}
+
+// stopTimeout reads -t/--time: -1 (the container's or Docker's default)
+// unless given.
+func stopTimeout(cmd *cobra.Command, seconds int) (time.Duration, error) {
+	if !cmd.Flags().Changed("time") {
+		return -1, nil
+	}
+	if seconds < 0 {
+		return 0, errdefs.InvalidArgument("--time %d: must not be negative", seconds)
+	}
+	return time.Duration(seconds) * time.Second, nil
 }

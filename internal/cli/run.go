@@ -116,26 +116,8 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkCidfile(opts.Cidfile); err != nil {
-		return err
-	}
-	e, err := f.EngineWithStore()
+	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
-		return err
-	}
-	var progress io.Writer = opts.IO.ErrOut
-	if opts.Quiet {
-		progress = nil
-	}
-	if err := replaceExisting(e, opts); err != nil {
-		return err
-	}
-	id, err := e.CreateContainer(ctx, opts.Container, progress)
-	if err != nil {
-		return err
-	}
-	if err := writeCidfile(opts.Cidfile, id); err != nil {
-		e.RemoveContainer(id, true)
 		return err
 	}
 	if opts.Detach {
@@ -365,4 +347,33 @@ func replaceExisting(e *engine.Engine, opts *RunOptions) error {
 		return err
 	}
 	return nil
+}
+
+// createContainer is what create and run share: --cidfile checks, the
+// store, pull progress, --replace, the container itself, and its cidfile
+// (a failure there removes the container again).
+func createContainer(ctx context.Context, f *Factory, opts *RunOptions) (*engine.Engine, string, error) {
+	if err := checkCidfile(opts.Cidfile); err != nil {
+		return nil, "", err
+	}
+	e, err := f.EngineWithStore()
+	if err != nil {
+		return nil, "", err
+	}
+	var progress io.Writer = opts.IO.ErrOut
+	if opts.Quiet {
+		progress = nil
+	}
+	if err := replaceExisting(e, opts); err != nil {
+		return nil, "", err
+	}
+	id, err := e.CreateContainer(ctx, opts.Container, progress)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := writeCidfile(opts.Cidfile, id); err != nil {
+		e.RemoveContainer(id, true)
+		return nil, "", err
+	}
+	return e, id, nil
 }
