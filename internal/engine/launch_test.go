@@ -115,7 +115,13 @@ func TestMonitorAlive(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid
-	if !MonitorAlive(pid, "abc") {
+	// Right after Start the child may not have called execve yet, and
+	// until it has, its cmdline is the test binary's: poll for the exec.
+	alive := false
+	for deadline := time.Now().Add(5 * time.Second); !alive && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		alive = MonitorAlive(pid, "abc")
+	}
+	if !alive {
 		t.Error("a cove-monitor of abc is not alive")
 	}
 	if MonitorAlive(pid, "abd") || MonitorAlive(os.Getpid(), "abc") || MonitorAlive(0, "abc") {
