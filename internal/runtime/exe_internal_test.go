@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -54,6 +56,46 @@ func TestReadonlyExe(t *testing.T) {
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	if len(mi) > 0 && contains(string(mi), bin) {
 		t.Errorf("the read-only view of %s is visible in mountinfo", bin)
+	}
+}
+
+// TestReadonlyExeAfterUnshare is the rootless case: the binary was
+// executed before its mount namespace was unshared, so /proc/self/exe
+// points at a mount of another namespace, which open_tree cannot clone.
+// The read-only view must still be made (not the 20 ms sealed copy).
+func TestReadonlyExeAfterUnshare(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare(CLONE_NEWNS) needs CAP_SYS_ADMIN")
+	}
+	type result struct {
+		target string
+		err    error
+	}
+	done := make(chan result)
+	go func() {
+		// Unsharing affects only this thread, which is never unlocked
+		// and so ends with the goroutine.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+			done <- result{err: err}
+			return
+		}
+		unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+		f, err := openReadonlyExe("/proc/self/exe")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer f.Close()
+		target, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+		done <- result{target: target}
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if strings.HasPrefix(r.target, "/memfd:") {
+		t.Errorf("fell back to the sealed copy (%s) instead of the read-only view", r.target)
 	}
 }
 
