@@ -20,6 +20,7 @@ import (
 	"github.com/cove-run/cove/internal/runtime/seccomp"
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/internal/storage"
 )
 
 // ContainerOptions are the user's `create`/`run` options as typed, kept
@@ -294,7 +295,12 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if err != nil {
 		return "", err
 	}
-	sc, err := st.CreateContainer(id, nil, img.ID, "", "", nil)
+	// A --rm container's layer and record go to the store's volatile
+	// files, written without fsync, and its overlay is mounted "volatile"
+	// (no sync of the upper directory): a crash can lose them, and a
+	// container that is removed when it exits has nothing to lose. Podman
+	// does the same. Saves about 15 ms of fsyncs per run.
+	sc, err := st.CreateContainer(id, nil, img.ID, "", "", storage.ContainerCreation(o.AutoRemove))
 	if err != nil {
 		return "", fmt.Errorf("creating the container's layer: %w", err)
 	}

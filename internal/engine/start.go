@@ -322,10 +322,13 @@ func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	phase("rm: store opened")
 	st.Unmount(rec.StorageID, true)
+	phase("rm: unmounted")
 	if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
 		return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
 	}
+	phase("rm: layer deleted")
 	if err := stores.Delete(id); err != nil {
 		return "", err
 	}

@@ -234,3 +234,14 @@ func RunReexecRole() bool {
 
 // ErrContainerUnknown is returned for a container the store does not know.
 var ErrContainerUnknown = cstorage.ErrContainerUnknown
+
+// ContainerCreation returns the options for creating a container's layer.
+// A volatile one (a --rm container, whose layer and record need not
+// survive a crash) is written to the store's volatile files without fsync
+// and its overlay mounted with "volatile" (no sync of the upper directory).
+func ContainerCreation(volatile bool) *cstorage.ContainerOptions {
+	if !volatile {
+		return nil
+	}
+	return &cstorage.ContainerOptions{Volatile: true}
+}
