@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/state"
 )
@@ -101,8 +103,10 @@ func (e *Engine) settle(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	// The supervisor records the exit within a few milliseconds of it;
+	// poll finely at first (a read of a small file), then back off.
 	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
+	for i := 0; time.Now().Before(deadline); i++ {
 		c, err := stores.Get(id)
 		if err != nil || !isRunning(c.State.Status) {
 			return nil
@@ -110,7 +114,7 @@ func (e *Engine) settle(ctx context.Context, id string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(pollInterval(i)):
 		}
 	}
 	_, err = e.reconciled(id)
@@ -120,7 +124,10 @@ func (e *Engine) settle(ctx context.Context, id string) error {
 // waitGone polls until the container's first process is gone.
 func (e *Engine) waitGone(ctx context.Context, c *state.Container, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for {
+	if waitPidfd(ctx, &c.State, timeout) {
+		return true
+	}
+	for i := 0; ; i++ {
 		if !alive(&c.State) {
 			return true
 		}
@@ -130,9 +137,58 @@ func (e *Engine) waitGone(ctx context.Context, c *state.Container, timeout time.
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(pollInterval(i)):
 		}
 	}
+}
+
+// pollInterval is the wait before the i-th check of a condition that
+// usually comes true within milliseconds: 1 ms for the first 50 checks,
+// then 10 ms.
+func pollInterval(i int) time.Duration {
+	if i < 50 {
+		return time.Millisecond
+	}
+	return 10 * time.Millisecond
+}
+
+// waitPidfd waits for the container's first process to exit through a
+// pidfd, which becomes readable when the process exits (ours or not, as
+// long as we may see it): no polling delay between the exit and stop's
+// return. False when the wait could not be set up, timed out, or ctx
+// ended; the caller then polls.
+func waitPidfd(ctx context.Context, s *state.State, timeout time.Duration) bool {
+	if s.Pid <= 0 {
+		return false
+	}
+	fd, err := unix.PidfdOpen(s.Pid, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	// The pidfd refers to whatever process has the PID now: it must still
+	// be the container's (same start time) for its exit to mean anything.
+	if !alive(s) {
+		return true
+	}
+	deadline := time.Now().Add(timeout)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for ctx.Err() == nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		// Slices of at most 100 ms so that a cancelled ctx is noticed.
+		ms := int(min(left, 100*time.Millisecond) / time.Millisecond)
+		n, err := unix.Poll(fds, ms+1)
+		if err == nil && n > 0 {
+			return true
+		}
+		if err != nil && err != unix.EINTR {
+			return false
+		}
+	}
+	return false
 }
 
 // KillContainer sends a signal to a running container.

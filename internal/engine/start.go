@@ -299,9 +299,7 @@ func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
 			// Through the supervisor when need be: a non-root container
 			// process refuses signals from a cove in another namespace.
 			e.SignalContainer(id, syscall.SIGKILL)
-			for i := 0; i < 500 && alive(&c.State); i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
+			e.waitGone(context.Background(), c, 5*time.Second)
 			e.settle(context.Background(), id)
 		}
 	}
