@@ -156,10 +156,15 @@ static int find_in_path(const char *prog, char *out, size_t outlen)
 	return 0;
 }
 
-// run_map runs newuidmap/newgidmap for the child; they are setuid root and
-// check /etc/subuid themselves. The kernel would refuse these multi-range
-// maps from us.
-static int run_map(const char *helper, pid_t pid, unsigned long id, struct range *r, int n, char *err, size_t errlen)
+// start_map starts newuidmap/newgidmap for the child; they are setuid root
+// and check /etc/subuid themselves. The kernel would refuse these
+// multi-range maps from us.
+struct map_helper {
+	pid_t pid;
+	int errfd;
+};
+
+static int start_map(const char *helper, pid_t pid, unsigned long id, struct range *r, int n, struct map_helper *h)
 {
 	char *args[4 + 3 * (MAX_RANGES + 1) + 1];
 	char nums[3 * (MAX_RANGES + 2)][24];
@@ -183,24 +188,58 @@ static int run_map(const char *helper, pid_t pid, unsigned long id, struct range
 	}
 	args[a] = NULL;
 	int errpipe[2];
+	h->pid = -1;
+	h->errfd = -1;
 	if (pipe2(errpipe, O_CLOEXEC) < 0)
 		return -1;
 	pid_t p = fork();
-	if (p < 0)
+	if (p < 0) {
+		close(errpipe[0]);
+		close(errpipe[1]);
 		return -1;
+	}
 	if (p == 0) {
 		dup2(errpipe[1], 2);
 		execv(helper, args);
 		_exit(127);
 	}
 	close(errpipe[1]);
-	ssize_t got = read(errpipe[0], err, errlen - 1);
-	err[got > 0 ? got : 0] = 0;
-	close(errpipe[0]);
+	h->pid = p;
+	h->errfd = errpipe[0];
+	return 0;
+}
+
+// finish_map collects a helper's error output and status; err keeps the
+// first failure's message.
+static int finish_map(struct map_helper *h, char *err, size_t errlen)
+{
+	if (h->pid < 0)
+		return -1;
+	char buf[512];
+	ssize_t got = read(h->errfd, buf, sizeof buf - 1);
+	buf[got > 0 ? got : 0] = 0;
+	close(h->errfd);
 	int st;
-	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+	while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR)
 		;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (!ok && err[0] == 0)
+		snprintf(err, errlen, "%s", buf);
+	return ok ? 0 : -1;
+}
+
+// run_maps runs newuidmap and newgidmap side by side: each is a setuid
+// program that reads /etc/login.defs and the subid files, about 1.5 ms,
+// and every rootless command waits for both.
+static int run_maps(const char *uidhelper, const char *gidhelper, pid_t pid, uid_t uid, gid_t gid,
+		    struct range *subuid, int nuid, struct range *subgid, int ngid, char *err, size_t errlen)
+{
+	struct map_helper hu, hg;
+	int su = start_map(uidhelper, pid, uid, subuid, nuid, &hu);
+	int sg = start_map(gidhelper, pid, gid, subgid, ngid, &hg);
+	int fu = finish_map(&hu, err, errlen);
+	int fg = finish_map(&hg, err, errlen);
+	return (su < 0 || sg < 0 || fu < 0 || fg < 0) ? -1 : 0;
 }
 
 static int write_file(const char *path, const char *data)
@@ -359,8 +398,7 @@ __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv
 		}
 	} else {
 		char err[512] = "";
-		if (run_map(newuidmap, pid, uid, subuid, nuid, err, sizeof err) < 0 ||
-		    run_map(newgidmap, pid, gid, subgid, ngid, err, sizeof err) < 0) {
+		if (run_maps(newuidmap, newgidmap, pid, uid, gid, subuid, nuid, subgid, ngid, err, sizeof err) < 0) {
 			// The helpers refused (a range they do not accept, a nosuid
 			// mount): go on with a single ID rather than fail.
 			fprintf(stderr, "cove: warning: setting up the subordinate ID mapping failed (%s); using a single-ID user namespace instead\n", err[0] ? strtok(err, "\n") : "newuidmap/newgidmap failed");
