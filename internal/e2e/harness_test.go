@@ -81,6 +81,8 @@ type Harness struct {
 	Dir  string
 	Home string
 	Env  []string
+	// Binary, when set, replaces -cove.binary for this test's commands.
+	Binary string
 }
 
 // newHarness returns a harness running cove as the default test user.
@@ -170,7 +172,11 @@ func (h *Harness) Unsetenv(k string) {
 
 // Cmd prepares cove with the harness's user and environment.
 func (h *Harness) Cmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(*coveBinary, args...)
+	bin := *coveBinary
+	if h.Binary != "" {
+		bin = h.Binary
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = h.Env
 	cmd.Dir = filepath.Join(h.Dir, "work")
 	if h.user != nil {

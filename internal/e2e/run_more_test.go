@@ -206,8 +206,24 @@ func TestRunMoreInitSignals(t *testing.T) {
 // must not be able to open it for writing through /proc/1/exe
 // (CVE-2019-5736), neither by default (PID 1 is not dumpable: EACCES) nor
 // with CAP_SYS_PTRACE (the binary is a read-only mount: EROFS, or ETXTBSY).
+// The binary is the user's own copy: the container's root is its owner, so
+// only the protection can refuse the write (a root-owned binary refuses it
+// by its mode alone).
 func TestRunMoreInitExeProbe(t *testing.T) {
 	h := newHarness(t)
+	own := filepath.Join(h.Dir, "bin", "cove")
+	if b, err := os.ReadFile(*coveBinary); err != nil {
+		t.Fatal(err)
+	} else if err := os.MkdirAll(filepath.Dir(own), 0o755); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(own, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if h.user != nil {
+		os.Chown(filepath.Dir(own), h.user.uid, h.user.gid)
+		os.Chown(own, h.user.uid, h.user.gid)
+	}
+	h.Binary = own
 	loadBusybox(t, h)
 	probe := `if (: >> /proc/1/exe) 2>/tmp/err; then echo WRITABLE; else cat /tmp/err; fi
 		for p in /proc/[0-9]*/exe; do (: >> $p) 2>/dev/null && echo "WRITABLE $p"; done; true`
