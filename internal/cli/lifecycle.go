@@ -43,12 +43,15 @@ func newStopCmd(f *Factory) *cobra.Command {
 		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Stop running containers: the stop signal, then SIGKILL after the timeout",
 		Args:  cobra.MinimumNArgs(1),
+		// On the host, like pause: no storage, and the host user may signal
+		// every process of its containers (internal/userns/entry_linux.c).
+		Annotations: map[string]string{annUserns: "none"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := stopTimeout(cmd, timeout)
 			if err != nil {
 				return err
 			}
-			e, err := f.EngineWithStore()
+			e, err := f.Engine()
 			if err != nil {
 				return err
 			}
@@ -120,12 +123,15 @@ func newKillCmd(f *Factory) *cobra.Command {
 		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Send a signal (default SIGKILL) to running containers",
 		Args:  cobra.MinimumNArgs(1),
+		// On the host, like pause: no storage, and the host user may signal
+		// every process of its containers (internal/userns/entry_linux.c).
+		Annotations: map[string]string{annUserns: "none"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig, err := spec.ParseSignal(sigName)
 			if err != nil {
 				return err
 			}
-			e, err := f.EngineWithStore()
+			e, err := f.Engine()
 			if err != nil {
 				return err
 			}
@@ -142,12 +148,15 @@ func newWaitCmd(f *Factory) *cobra.Command {
 		Use:   "wait [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Block until containers stop, then print their exit codes",
 		Args:  cobra.MinimumNArgs(1),
+		// On the host, like pause: no storage, and the host user may signal
+		// every process of its containers (internal/userns/entry_linux.c).
+		Annotations: map[string]string{annUserns: "none"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cond, err := engine.ParseWaitCondition(condition)
 			if err != nil {
 				return err
 			}
-			e, err := f.EngineWithStore()
+			e, err := f.Engine()
 			if err != nil {
 				return err
 			}

@@ -70,9 +70,11 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // "cove/userns: none" annotations in internal/cli. exec joins a running
 // container's user namespace instead: only the namespace's owner, on the
 // host, may do that (a fresh namespace of ours is a sibling, not a parent).
-// pause and unpause signal every process of a container for the same
-// reason, and need no storage.
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", NULL};
+// pause, unpause, stop, kill and wait signal or watch a container's
+// processes and need no storage: from the host, the namespace's owner may
+// signal every one of them directly, and skipping the namespace saves the
+// fork and the two setuid helpers (3-5 ms).
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "stop", "kill", "wait", NULL};
 
 static int in_list(const char *s, const char **list)
 {
@@ -98,7 +100,7 @@ static int wants_namespace(int argc, char **argv)
 		}
 		if (in_list(a, host_commands))
 			return 0;
-		// `container exec|pause|unpause` are the same commands.
+		// `container exec|pause|stop|...` are the same commands.
 		if (strcmp(a, "container") == 0 && i + 1 < argc && in_list(argv[i + 1], host_commands))
 			return 0;
 		// Help flags after the command also mean help.
