@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cove-run/cove/internal/engine"
+	"github.com/cove-run/cove/internal/errdefs"
+)
+
+func newDiffCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff CONTAINER",
+		Short: "List the changes to files and directories in a container's file system",
+		Long: `List what the container changed in its image's file system, one line per
+path: A added, C changed, D deleted.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			changes, err := e.DiffContainer(args[0])
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(f.IO.Out)
+			for _, c := range changes {
+				fmt.Fprintf(w, "%s %s\n", c.Kind, c.Path)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newExportCmd(f *Factory) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "export [OPTIONS] CONTAINER",
+		Short: "Export a container's file system as a tar archive",
+		Long: `Write the container's file system (its image plus its changes, without
+volumes) as a tar archive to stdout or to a file.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output == "" && isTerminalWriter(f.IO.Out) {
+				return errdefs.InvalidArgument("cowardly refusing to write an archive to a terminal: use -o FILE or redirect stdout")
+			}
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			if output == "" {
+				w := bufio.NewWriterSize(f.IO.Out, 1<<16)
+				if err := e.ExportContainer(args[0], w); err != nil {
+					return err
+				}
+				return w.Flush()
+			}
+			// Next to the target, then renamed: a failed export leaves
+			// no truncated archive under the requested name.
+			tmp := filepath.Join(filepath.Dir(output), "."+filepath.Base(output)+".cove-tmp")
+			out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return errdefs.InvalidArgument("-o %s: %v", output, err)
+			}
+			w := bufio.NewWriterSize(out, 1<<16)
+			err = e.ExportContainer(args[0], w)
+			if err == nil {
+				err = w.Flush()
+			}
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			return os.Rename(tmp, output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
+	return cmd
+}
+
+func newCommitCmd(f *Factory) *cobra.Command {
+	var o engine.CommitOptions
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Long: `Create an image from the container's image plus the container's changes,
+with the container's configuration (command, environment, user, working
+directory, labels) and the --change instructions. Prints the new image's ID.
+--pause (the default) stops the container's processes during the commit
+where cove may (those running as the container's root).`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Container = args[0]
+			if len(args) == 2 {
+				o.Ref = args[1]
+			}
+			e, err := f.EngineWithStore()
+			if err != nil {
+				return err
+			}
+			id, err := e.CommitContainer(cmdContext(cmd), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.Out, "sha256:%s\n", id)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&o.Author, "author", "a", "", `author (e.g. "Jane Doe <jane@example.com>")`)
+	fl.StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL)")
+	fl.StringVarP(&o.Message, "message", "m", "", "commit message recorded in the history")
+	fl.BoolVarP(&o.Pause, "pause", "p", true, "pause the container during the commit")
+	return cmd
+}
