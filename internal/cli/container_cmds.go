@@ -303,6 +303,9 @@ func psRun(f *Factory, opts *PsOptions) error {
 			Status: statusText(c), State: string(c.State.Status), Ports: c.Ports, Names: c.Name, Labels: labelString(c.Labels),
 			Size: "0B",
 		}
+		if opts.Size || strings.Contains(format, ".Size") {
+			row.Size = psSize(e, c.ID)
+		}
 		if err := fm.write(row); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/cove-run/cove/internal/engine"
@@ -120,4 +121,18 @@ where cove may (those running as the container's root).`,
 	fl.StringVarP(&o.Message, "message", "m", "", "commit message recorded in the history")
 	fl.BoolVarP(&o.Pause, "pause", "p", true, "pause the container during the commit")
 	return cmd
+}
+
+// psSize is ps's SIZE column, as Docker prints it: the container layer's
+// size and, in parentheses, the whole file system's with the image.
+func psSize(e *engine.Engine, id string) string {
+	rw, rootFs, err := e.ContainerSize(id)
+	if err != nil {
+		return "-"
+	}
+	s := units.HumanSizeWithPrecision(float64(rw), 3)
+	if rootFs > 0 {
+		s += " (virtual " + units.HumanSizeWithPrecision(float64(rootFs), 3) + ")"
+	}
+	return s
 }

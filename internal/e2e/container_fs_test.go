@@ -93,3 +93,23 @@ func TestDiffExportCommit(t *testing.T) {
 	}
 	h.Run(0, "rm", "-f", "r", "c")
 }
+
+func TestPsSize(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "run", "--name", "c", "cove-test/busybox", "sh", "-c", "head -c 100000 /dev/zero > /big")
+	r := h.Run(0, "ps", "-a", "-s")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "SIZE") {
+		t.Fatalf("ps -s:\n%s", r.Stdout)
+	}
+	if !strings.HasSuffix(lines[1], "100kB (virtual 2.23MB)") {
+		t.Errorf("ps -s row: %q", lines[1])
+	}
+	if r := h.Run(0, "ps", "-a", "--format", "{{.Names}}: {{.Size}}"); r.Stdout != "c: 100kB (virtual 2.23MB)\n" {
+		t.Errorf("--format .Size: %q", r.Stdout)
+	}
+	if r := h.Run(0, "ps", "-a"); strings.Contains(r.Stdout, "SIZE") {
+		t.Errorf("ps without -s has a SIZE column:\n%s", r.Stdout)
+	}
+}
