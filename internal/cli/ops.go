@@ -7,7 +7,7 @@ import "github.com/spf13/cobra"
 // `container` group, under the same names as Docker's.
 func addOpsCmds(f *Factory, root *cobra.Command) {
 	mk := func() []*cobra.Command {
-		return []*cobra.Command{newCpCmd(f, nil), newDiffCmd(f), newExportCmd(f), newCommitCmd(f), newTopCmd(f)}
+		return []*cobra.Command{newCpCmd(f, nil), newDiffCmd(f), newExportCmd(f), newCommitCmd(f), newTopCmd(f), newStatsCmd(f)}
 	}
 	root.AddCommand(mk()...)
 	for _, c := range root.Commands() {

@@ -75,9 +75,9 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // reason, and need no storage.
 // cp decides on the host: a running container's user namespace is joined,
 // a stopped one's layer is copied in a namespace of our own (see
-// join_namespace and _COVE_USERNS_FORCE below). top reads the container's
-// processes in /proc, which the owner of its namespace may do.
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "cp", "top", NULL};
+// join_namespace and _COVE_USERNS_FORCE below). top and stats read the
+// container's processes in /proc, which the owner of its namespace may do.
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "cp", "top", "stats", NULL};
 
 static int in_list(const char *s, const char **list)
 {

@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cove-run/cove/internal/cgroups"
+)
+
+func TestStatsFromSamples(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	prev := &StatsSample{ID: "id", Name: "n", at: t0, running: true, cg: cgroups.Stats{CPUUsec: 1_000_000}}
+	cur := &StatsSample{ID: "id", Name: "n", at: t0.Add(500 * time.Millisecond), running: true, hostMem: 1 << 30,
+		cg: cgroups.Stats{CPUUsec: 1_250_000, MemoryUsage: 1 << 20, IORead: 5, IOWrite: 6, Pids: 2}, netRx: 7, netTx: 8}
+	got := Stats(prev, cur)
+	want := ContainerStats{ID: "id", Name: "n", CPUPerc: 50, MemUsage: 1 << 20, MemLimit: 1 << 30, MemPerc: 100.0 / 1024,
+		NetRx: 7, NetTx: 8, BlockRead: 5, BlockWrite: 6, PIDs: 2}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	// A limit below the host's memory is the limit.
+	cur.cg.MemoryLimit = 4 << 20
+	if got := Stats(prev, cur); got.MemLimit != 4<<20 || got.MemPerc != 25 {
+		t.Errorf("limited: %+v", got)
+	}
+	// Not running: zeros.
+	if got := Stats(nil, &StatsSample{ID: "id", Name: "n"}); got != (ContainerStats{ID: "id", Name: "n"}) {
+		t.Errorf("stopped: %+v", got)
+	}
+}
+
+func TestParseNetDev(t *testing.T) {
+	b := []byte(`Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0
+  eth0:    2048      20    0    0    0     0          0         0      512       5    0    0    0     0       0          0
+   tap0: 100 1 0 0 0 0 0 0 200 2 0 0 0 0 0 0
+`)
+	if rx, tx := parseNetDev(b); rx != 2148 || tx != 712 {
+		t.Errorf("rx %d tx %d", rx, tx)
+	}
+}
