@@ -147,12 +147,15 @@ func TestCpErrors(t *testing.T) {
 	// nothing is written.
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "first", Mode: 0o644, Typeflag: tar.TypeReg})
 	tw.WriteHeader(&tar.Header{Name: "../escape", Mode: 0o644, Typeflag: tar.TypeReg})
 	tw.Close()
 	r := h.RunIn(buf.Bytes(), 125, "cp", "-", "c:/tmp")
 	if !strings.Contains(r.Stderr, `"../escape"`) {
 		t.Errorf("stderr %q should name the entry", r.Stderr)
 	}
+	// Refused as a whole: not even the good entry before it was written.
+	h.Run(125, "cp", "c:/tmp/first", "first")
 	r = h.RunIn([]byte("not a tar at all, but long enough to be read as a header block"), 125, "cp", "-", "c:/tmp")
 	if !strings.Contains(r.Stderr, "archive") {
 		t.Errorf("stderr %q", r.Stderr)

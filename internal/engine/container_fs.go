@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,15 +45,22 @@ func (e *Engine) DiffContainer(ref string) ([]ContainerChange, error) {
 		return nil, fmt.Errorf("comparing container %s with its image: %w", ref, err)
 	}
 	out := make([]ContainerChange, 0, len(changes))
+	hidden, inEtc := false, false
 	for _, c := range changes {
 		kind := c.Kind.String()
 		// The targets that start creates for cove's own bind mounts
 		// are not the container's doing (Docker keeps them in a layer
 		// of their own, which diff does not show).
 		if kind == "A" && etcMountTargets[c.Path] {
+			hidden = true
 			continue
 		}
+		inEtc = inEtc || strings.HasPrefix(c.Path, "/etc/")
 		out = append(out, ContainerChange{Kind: kind, Path: c.Path})
+	}
+	if hidden && !inEtc {
+		// /etc changed only by those targets.
+		out = slices.DeleteFunc(out, func(c ContainerChange) bool { return c.Path == "/etc" && c.Kind == "C" })
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil

@@ -330,7 +330,52 @@ func extractStream(r io.Reader, dst copyEnd, o CopyOptions) error {
 	if st, err := entryStat(fd, ""); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return errdefs.InvalidArgument("%s: the destination of a tar stream must be a directory", dst.name)
 	}
-	return extractTar(r, fd, extractOptions{Chown: o.Archive, Warn: o.Warn})
+	spool, err := spoolChecked(r)
+	if err != nil {
+		return err
+	}
+	defer spool.Close()
+	return extractTar(spool, fd, extractOptions{Chown: o.Archive, Warn: o.Warn})
+}
+
+// spoolChecked copies a tar stream into an unlinked temporary file,
+// checking the archive's form and every entry name on the way, so that a
+// bad archive is refused before anything lands in the container.
+func spoolChecked(r io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp("", "cove-cp-")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	fail := func(err error) (*os.File, error) {
+		f.Close()
+		return nil, err
+	}
+	tr := tar.NewReader(io.TeeReader(r, f))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(errdefs.InvalidArgument("reading the archive: %v", err))
+		}
+		if _, err := checkEntryName(hdr.Name); err != nil {
+			return fail(err)
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			if _, err := checkEntryName(hdr.Linkname); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	return f, nil
 }
 
 // copyPlan is a source and the directory its entries land in.
