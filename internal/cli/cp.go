@@ -92,6 +92,11 @@ func cpRun(f *Factory, opts *CpOptions) error {
 	if err != nil {
 		return err
 	}
+	if os.Getenv(engine.EnvCopyPid) != "" && !userns.JoinedContainer() && os.Geteuid() != 0 {
+		// Re-executed to join a container, but nothing joined it: a
+		// build without the C constructor.
+		return fmt.Errorf("copying with a running container needs a cove built with cgo: %w", errdefs.ErrUnsupported)
+	}
 	e, err := f.Engine()
 	if err != nil {
 		return err
@@ -117,9 +122,6 @@ func cpRun(f *Factory, opts *CpOptions) error {
 			return err
 		}
 		return &reexecDone{code: code}
-	}
-	if os.Getenv(engine.EnvCopyPid) != "" && !userns.JoinedContainer() && os.Geteuid() != 0 {
-		return fmt.Errorf("copying with a running container needs a cove built with cgo: %w", errdefs.ErrUnsupported)
 	}
 	co.Warn = f.warn
 	res, err := e.Copy(co)

@@ -212,5 +212,13 @@ func TestCpRunningContainer(t *testing.T) {
 	if got := h.readWork("followed/f.txt"); got != "hello" {
 		t.Errorf("followed/f.txt = %q", got)
 	}
+	// The pure-Go namespace entry (_COVE_USERNS_GO) copies as well: the
+	// constructor still does the joining.
+	h.Setenv("_COVE_USERNS_GO", "1")
+	h.Run(0, "cp", "f.txt", "r:/go.txt")
+	if r := h.Run(0, "exec", "r", "cat", "/go.txt"); r.Stdout != "hello" {
+		t.Errorf("cp with _COVE_USERNS_GO: %q", r.Stdout)
+	}
+	h.Unsetenv("_COVE_USERNS_GO")
 	h.Run(0, "rm", "-f", "r")
 }

@@ -117,6 +117,9 @@ func (e *Engine) containerRoot(ref string) (int, func(), error) {
 	}
 	if s := os.Getenv(EnvCopyPid); s != "" {
 		pid, _ := strconv.Atoi(s)
+		if pid != c.State.Pid || pid <= 0 {
+			return -1, nil, fmt.Errorf("container %s is not running any more: %w", c.Name, errdefs.ErrInvalidState)
+		}
 		fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err == nil {
 			if serr := unix.PidfdSendSignal(CopyPidFD, 0, nil, 0); serr != nil {

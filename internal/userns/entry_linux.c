@@ -288,6 +288,14 @@ static void join_namespace(const char *fdstr)
 __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv, char **envp)
 {
 	(void)envp;
+	// Joining is asked for explicitly by a cove on the host, also when the
+	// Go fallback is chosen for creating namespaces (_COVE_USERNS_GO):
+	// that fallback cannot join one.
+	const char *join = getenv("_COVE_USERNS_JOIN_FD");
+	if (join && !getenv("_COVE_USERNS_STAGE") && geteuid() != 0) {
+		join_namespace(join);
+		return;
+	}
 	if (getenv("_COVE_USERNS_STAGE") || getenv("_COVE_USERNS_GO") || geteuid() == 0 || argc < 1)
 		return;
 	// Only the CLI: test binaries and other programs linking this package
@@ -296,11 +304,6 @@ __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv
 	base = base ? base + 1 : argv[0];
 	if (strcmp(base, "cove") != 0 && strcmp(base, "docker") != 0)
 		return;
-	const char *join = getenv("_COVE_USERNS_JOIN_FD");
-	if (join) {
-		join_namespace(join);
-		return;
-	}
 	// _COVE_USERNS_FORCE: a host command that found it needs the
 	// namespace after all (cp of a stopped container) re-executes itself.
 	int mode = getenv("_COVE_USERNS_FORCE") ? 1 : wants_namespace(argc, argv);
