@@ -5,6 +5,7 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"io"
 	"os"
 	"path/filepath"
@@ -82,6 +83,11 @@ func TestCpStoppedContainer(t *testing.T) {
 	h.RunIn(tarOf(t, 0, "fromtar", "streamed"), 0, "cp", "-", "c:/tmp")
 	h.RunIn(tarOf(t, 1234, "owned", "x"), 0, "container", "cp", "-a", "-", "c:/tmp")
 	h.RunIn(tarOf(t, 1234, "plain", "x"), 0, "cp", "-", "c:/tmp")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(tarOf(t, 0, "zipped", "z"))
+	zw.Close()
+	h.RunIn(gz.Bytes(), 0, "cp", "-", "c:/tmp")
 
 	// And back out.
 	h.Run(0, "cp", "c:/tmp/f.txt", "out.txt")
@@ -92,6 +98,10 @@ func TestCpStoppedContainer(t *testing.T) {
 	h.Run(0, "cp", "c:/tmp/d2/.", "outd")
 	if got := h.readWork("outd/sub/y"); got != "y" {
 		t.Errorf("outd/sub/y = %q", got)
+	}
+	h.Run(0, "cp", "c:/tmp/zipped", "zipped")
+	if got := h.readWork("zipped"); got != "z" {
+		t.Errorf("zipped = %q", got)
 	}
 	h.Run(0, "cp", "c:tmp/fromtar", "fromtar")
 	if got := h.readWork("fromtar"); got != "streamed" {

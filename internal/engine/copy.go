@@ -2,6 +2,10 @@ package engine
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -354,6 +358,10 @@ func spoolChecked(r io.Reader) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
+	r, err = decompressed(r)
+	if err != nil {
+		return fail(err)
+	}
 	tr := tar.NewReader(io.TeeReader(r, f))
 	for {
 		hdr, err := tr.Next()
@@ -379,6 +387,24 @@ func spoolChecked(r io.Reader) (*os.File, error) {
 		return fail(err)
 	}
 	return f, nil
+}
+
+// decompressed undoes gzip or bzip2 compression of a tar stream, which
+// Docker accepts on cp's stdin too.
+func decompressed(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(3)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, errdefs.InvalidArgument("reading the archive: %v", err)
+		}
+		return zr, nil
+	case bytes.Equal(magic, []byte("BZh")):
+		return bzip2.NewReader(br), nil
+	}
+	return br, nil
 }
 
 // copyPlan is a source and the directory its entries land in.
