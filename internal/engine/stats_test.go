@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -38,5 +41,40 @@ func TestParseNetDev(t *testing.T) {
 `)
 	if rx, tx := parseNetDev(b); rx != 2148 || tx != 712 {
 		t.Errorf("rx %d tx %d", rx, tx)
+	}
+}
+
+// TestOwnCgroup: a cgroup is used only when every process in it is in the
+// container's pid namespace (here: the test's own, standing in for it).
+func TestOwnCgroup(t *testing.T) {
+	root := t.TempDir()
+	old := cgroups.Root
+	cgroups.Root = root
+	defer func() { cgroups.Root = old }()
+	dir := cgroups.ProcessV2Dir(os.Getpid())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cgroup.procs", strconv.Itoa(os.Getpid())+"\n")
+	write("cpu.stat", "usage_usec 5\n")
+	write("memory.current", "4096\n")
+	if err := ownCgroup(dir, os.Getpid()); err != nil {
+		t.Fatalf("own cgroup refused: %v", err)
+	}
+	if st, err := cgroups.ReadStats(dir); err != nil || st.MemoryUsage != 4096 {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+	// A process that exited between the two reads is no stranger.
+	write("cgroup.procs", strconv.Itoa(os.Getpid())+"\n999999999\n")
+	if err := ownCgroup(dir, os.Getpid()); err != nil {
+		t.Fatalf("a vanished process should not count: %v", err)
+	}
+	if err := ownCgroup(filepath.Join(root, "missing"), os.Getpid()); err == nil {
+		t.Fatal("a missing cgroup accepted")
 	}
 }
