@@ -93,6 +93,16 @@ func TestDiffExportCommit(t *testing.T) {
 	if r := h.Run(0, "run", "--rm", "fromrunning", "cat", "/run.txt"); r.Stdout != "run\n" {
 		t.Errorf("committed file: %q", r.Stdout)
 	}
+	// The image has the container's file, not the empty targets of
+	// /etc/hosts and friends that start made.
+	h.Run(0, "create", "--name", "probe", "fromrunning")
+	if r := h.Run(0, "diff", "probe"); r.Stdout != "" {
+		t.Errorf("a fresh container of the committed image differs: %q", r.Stdout)
+	}
+	if names := strings.Join(tarNames(t, h.Run(0, "export", "probe").Stdout), " "); strings.Contains(names, "etc/hosts") {
+		t.Errorf("the committed image has etc/hosts: %s", names)
+	}
+	h.Run(0, "rm", "probe")
 	if r := h.Run(0, "exec", "r", "echo", "alive"); r.Stdout != "alive\n" {
 		t.Errorf("container after commit: %q", r.Stdout)
 	}

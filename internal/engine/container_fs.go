@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -149,7 +150,7 @@ func (e *Engine) CommitContainer(ctx context.Context, o CommitOptions) (string, 
 	return svc.Commit(ctx, image.CommitRequest{
 		ImageID: rec.ImageID, LayerID: sc.LayerID, Config: containerImageConfig(rec),
 		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author,
-		CreatedBy: commandLine(rec),
+		CreatedBy: commandLine(rec), Omit: slices.Sorted(maps.Keys(etcMountTargets)),
 	})
 }
 

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -33,6 +37,11 @@ type CommitRequest struct {
 	Message, Author string
 	// CreatedBy is the history entry's command.
 	CreatedBy string
+	// Omit lists files (absolute paths) left out of the new layer when
+	// they are empty regular files: the targets the runtime created for
+	// its own bind mounts (/etc/hosts and the like), which are not the
+	// container's work.
+	Omit []string
 }
 
 // Commit makes a new image of the container's image plus the container's
@@ -68,7 +77,7 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (string, error)
 	if err := os.MkdirAll(blobs, 0o700); err != nil {
 		return "", err
 	}
-	layerDigest, layerSize, err := s.writeLayerDiff(req.LayerID, blobs)
+	layerDigest, layerSize, err := s.writeLayerDiff(req.LayerID, blobs, req.Omit)
 	if err != nil {
 		return "", err
 	}
@@ -119,7 +128,7 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (string, error)
 
 // writeLayerDiff stores the container layer's changes as an uncompressed
 // tar blob and returns its digest and size.
-func (s *Service) writeLayerDiff(layerID, blobs string) (digest.Digest, int64, error) {
+func (s *Service) writeLayerDiff(layerID, blobs string, omit []string) (digest.Digest, int64, error) {
 	comp := archive.Uncompressed
 	rc, err := s.store.Diff("", layerID, &cstorage.DiffOptions{Compression: &comp})
 	if err != nil {
@@ -132,7 +141,9 @@ func (s *Service) writeLayerDiff(layerID, blobs string) (digest.Digest, int64, e
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), rc)
+	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	err = copyTarOmitting(cw, rc, omit)
+	n := cw.n
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -164,4 +175,41 @@ func optionalName(ref string) (reference.Named, error) {
 		return nil, nil
 	}
 	return ParseName(ref)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// copyTarOmitting copies a tar stream, leaving out the empty regular files
+// named in omit.
+func copyTarOmitting(w io.Writer, r io.Reader, omit []string) error {
+	tr := tar.NewReader(r)
+	tw := tar.NewWriter(w)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg && hdr.Size == 0 && slices.Contains(omit, "/"+strings.TrimPrefix(path.Clean(hdr.Name), "/")) {
+			continue
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
 }
