@@ -12,7 +12,9 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -68,7 +70,8 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (string, error)
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp(s.store.GraphRoot(), "commit-")
+	removeStaleCommitDirs(s.store.GraphRoot())
+	dir, err := os.MkdirTemp(s.store.GraphRoot(), "commit-"+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", err
 	}
@@ -212,4 +215,25 @@ func copyTarOmitting(w io.Writer, r io.Reader, omit []string) error {
 		}
 	}
 	return tw.Close()
+}
+
+// removeStaleCommitDirs removes the temporary directories of commits whose
+// process is gone (killed before it could clean up); the PID is in the
+// name, and every cove shares the host's PID namespace.
+func removeStaleCommitDirs(root string) {
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "commit-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
 }

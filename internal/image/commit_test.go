@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -44,5 +47,22 @@ func TestCopyTarOmitting(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "etc/ etc/hostname data" {
 		t.Errorf("kept %q", got)
+	}
+}
+
+func TestRemoveStaleCommitDirs(t *testing.T) {
+	root := t.TempDir()
+	mine := filepath.Join(root, "commit-"+strconv.Itoa(os.Getpid())+"-1")
+	// PID 2^22+1 is above the kernel's pid_max limit: never alive.
+	dead := filepath.Join(root, "commit-4194305-1")
+	other := filepath.Join(root, "overlay")
+	for _, d := range []string{mine, dead, other} {
+		os.Mkdir(d, 0o700)
+	}
+	removeStaleCommitDirs(root)
+	for d, want := range map[string]bool{mine: true, dead: false, other: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", d, err == nil, want)
+		}
 	}
 }
