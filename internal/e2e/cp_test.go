@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -231,4 +232,27 @@ func TestCpRunningContainer(t *testing.T) {
 	}
 	h.Unsetenv("_COVE_USERNS_GO")
 	h.Run(0, "rm", "-f", "r")
+}
+
+// TestCpParallel: copies into one stopped container at once each mount its
+// layer in a namespace of their own; all land and the container starts.
+func TestCpParallel(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "create", "--name", "c", "cove-test/busybox", "cat", "/p0", "/p1", "/p2", "/p3", "/p4", "/p5")
+	done := make(chan Result)
+	for i := 0; i < 6; i++ {
+		name := fmt.Sprintf("p%d", i)
+		h.WriteFile(name, []byte(name+"\n"))
+		go func() { done <- run(h.Cmd("cp", name, "c:/"+name)) }()
+	}
+	for i := 0; i < 6; i++ {
+		if r := <-done; r.Code != 0 {
+			t.Errorf("cp: exit %d: %s", r.Code, r.Stderr)
+		}
+	}
+	if r := h.Run(0, "start", "-a", "c"); r.Stdout != "p0\np1\np2\np3\np4\np5\n" {
+		t.Errorf("container sees %q", r.Stdout)
+	}
+	h.Run(0, "rm", "c")
 }
