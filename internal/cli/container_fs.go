@@ -11,6 +11,7 @@ import (
 
 	"github.com/cove-run/cove/internal/engine"
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/userns"
 )
 
 func newDiffCmd(f *Factory) *cobra.Command {
@@ -89,6 +90,7 @@ volumes) as a tar archive to stdout or to a file.`,
 
 func newCommitCmd(f *Factory) *cobra.Command {
 	var o engine.CommitOptions
+	var pause bool
 	cmd := &cobra.Command{
 		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
 		Short: "Create a new image from a container's changes",
@@ -98,29 +100,65 @@ directory, labels) and the --change instructions. Prints the new image's ID.
 --pause (the default) stops the container's processes during the commit
 where cove may (those running as the container's root).`,
 		Args: cobra.RangeArgs(1, 2),
+		// commit pauses the container from the host side (see
+		// commitRun) and does the rest in a namespace of its own.
+		Annotations: map[string]string{annUserns: "none"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Container = args[0]
 			if len(args) == 2 {
 				o.Ref = args[1]
 			}
-			e, err := f.EngineWithStore()
-			if err != nil {
-				return err
-			}
-			id, err := e.CommitContainer(cmdContext(cmd), o)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IO.Out, "sha256:%s\n", id)
-			return nil
+			return commitRun(cmd, f, o, pause)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Author, "author", "a", "", `author (e.g. "Jane Doe <jane@example.com>")`)
 	fl.StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL)")
 	fl.StringVarP(&o.Message, "message", "m", "", "commit message recorded in the history")
-	fl.BoolVarP(&o.Pause, "pause", "p", true, "pause the container during the commit")
+	fl.BoolVarP(&pause, "pause", "p", true, "pause the container during the commit")
 	return cmd
+}
+
+// commitRun pauses a running container (-p) where that works for all its
+// processes, on the host side or as real root: from cove's own namespace,
+// a sibling of the container's, processes of the container's other users
+// could not be stopped. The pause is recorded (state paused), so a commit
+// killed half-way leaves a container that `cove unpause` resumes. The
+// commit itself needs storage: rootless, it is re-executed in a namespace
+// of its own.
+func commitRun(cmd *cobra.Command, f *Factory, o engine.CommitOptions, pause bool) error {
+	if forcedWithoutConstructor() {
+		return goFallbackReexec(f)
+	}
+	onHost := !userns.InNamespace()
+	if onHost && pause {
+		e, err := f.Engine()
+		if err != nil {
+			return err
+		}
+		resume, err := e.PauseForCommit(o.Container)
+		if err != nil {
+			return err
+		}
+		defer resume()
+	}
+	if onHost && userns.Needed() {
+		code, err := reexecSelf([]string{userns.EnvForce + "=1"}, nil)
+		if err != nil {
+			return err
+		}
+		return &reexecDone{code: code}
+	}
+	e, err := f.EngineWithStore()
+	if err != nil {
+		return err
+	}
+	id, err := e.CommitContainer(cmdContext(cmd), o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.Out, "sha256:%s\n", id)
+	return nil
 }
 
 // psSize is ps's SIZE column, as Docker prints it: the container layer's

@@ -101,13 +101,8 @@ func cpRun(f *Factory, opts *CpOptions) error {
 	if err != nil {
 		return err
 	}
-	if !userns.InNamespace() && userns.Needed() && os.Getenv(userns.EnvForce) != "" {
-		// A build without the C constructor: the Go way in.
-		code, err := userns.Reexec(userns.NewPlan(), f.warn)
-		if err != nil {
-			return err
-		}
-		return &reexecDone{code: code}
+	if forcedWithoutConstructor() {
+		return goFallbackReexec(f)
 	}
 	if !userns.InNamespace() && userns.Needed() {
 		// On the host: join a running container, or enter a namespace
@@ -138,19 +133,22 @@ func cpRun(f *Factory, opts *CpOptions) error {
 
 // reexecCp runs this cp again: in the running container's user namespace
 // (descriptors 3 and 4, see engine.CopyJoin), or in a namespace of its own.
-// argv[0] is "cove" so that the C constructor acts whatever the binary is
-// called.
 func reexecCp(f *Factory, j *engine.CopyJoin) (int, error) {
+	if !j.Running {
+		return reexecSelf([]string{userns.EnvForce + "=1"}, nil)
+	}
+	return reexecSelf([]string{userns.EnvJoinFD + "=3", engine.EnvCopyPid + "=" + strconv.Itoa(j.Pid)}, []*os.File{j.UserNS, j.PidFD})
+}
+
+// reexecSelf runs this command line again with more environment and
+// descriptors (from 3 on) and returns its exit code. argv[0] is "cove" so
+// that the C constructor acts whatever the binary is called.
+func reexecSelf(env []string, files []*os.File) (int, error) {
 	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 	cmd.Args[0] = "cove"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = os.Environ()
-	if j.Running {
-		cmd.ExtraFiles = []*os.File{j.UserNS, j.PidFD}
-		cmd.Env = append(cmd.Env, userns.EnvJoinFD+"=3", engine.EnvCopyPid+"="+strconv.Itoa(j.Pid))
-	} else {
-		cmd.Env = append(cmd.Env, userns.EnvForce+"=1")
-	}
+	cmd.Env = append(os.Environ(), env...)
+	cmd.ExtraFiles = files
 	// The child is in our process group and gets the terminal's
 	// signals itself; we only wait for it.
 	signal.Ignore(os.Interrupt)
@@ -166,4 +164,21 @@ func reexecCp(f *Factory, j *engine.CopyJoin) (int, error) {
 		return 0, err
 	}
 	return 0, nil
+}
+
+// forcedWithoutConstructor reports whether this process was re-executed
+// to enter a namespace of its own (userns.EnvForce) and no C constructor
+// did it (a build without cgo): the Go fallback must.
+func forcedWithoutConstructor() bool {
+	return !userns.InNamespace() && userns.Needed() && os.Getenv(userns.EnvForce) != ""
+}
+
+// goFallbackReexec enters the namespace the Go way and returns the
+// child's exit as the command's result.
+func goFallbackReexec(f *Factory) error {
+	code, err := userns.Reexec(userns.NewPlan(), f.warn)
+	if err != nil {
+		return err
+	}
+	return &reexecDone{code: code}
 }

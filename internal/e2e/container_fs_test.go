@@ -90,6 +90,18 @@ func TestDiffExportCommit(t *testing.T) {
 		t.Errorf("export of a running container lacks run.txt")
 	}
 	h.Run(0, "commit", "-p", "r", "fromrunning")
+	if r := h.Run(0, "inspect", "-f", "{{.State.Status}}", "r"); r.Stdout != "running\n" {
+		t.Errorf("after commit -p: %q", r.Stdout)
+	}
+	// A container the user paused stays paused; --pause=false works on a
+	// running one as well.
+	h.Run(0, "pause", "r")
+	h.Run(0, "commit", "r")
+	if r := h.Run(0, "inspect", "-f", "{{.State.Status}}", "r"); r.Stdout != "paused\n" {
+		t.Errorf("after commit of a paused container: %q", r.Stdout)
+	}
+	h.Run(0, "unpause", "r")
+	h.Run(0, "container", "commit", "--pause=false", "r")
 	if r := h.Run(0, "run", "--rm", "fromrunning", "cat", "/run.txt"); r.Stdout != "run\n" {
 		t.Errorf("committed file: %q", r.Stdout)
 	}

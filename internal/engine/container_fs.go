@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -109,18 +108,13 @@ type CommitOptions struct {
 	Ref             string
 	Changes         []string
 	Message, Author string
-	// Pause stops the container's processes during the commit.
-	Pause bool
 }
 
 // CommitContainer makes an image of the container: its image's layers plus
 // its own, and its configuration (the image's with the container's
 // command, environment, user, working directory and labels, as Docker
-// does) plus Changes. It returns the new image's ID.
-//
-// Pausing is best effort here: cove's namespace is a sibling of the
-// container's, so only the container's processes that run as its root
-// (the user's own ID) can be stopped from it.
+// does) plus Changes. It returns the new image's ID. See PauseForCommit
+// for -p.
 func (e *Engine) CommitContainer(ctx context.Context, o CommitOptions) (string, error) {
 	c, rec, err := e.lookupReconciled(o.Container)
 	if err != nil {
@@ -143,15 +137,29 @@ func (e *Engine) CommitContainer(ctx context.Context, o CommitOptions) (string, 
 	if err != nil {
 		return "", err
 	}
-	if o.Pause && c.State.Status == state.Running {
-		signalPidNamespace(c.State.Pid, syscall.SIGSTOP)
-		defer signalPidNamespace(c.State.Pid, syscall.SIGCONT)
-	}
 	return svc.Commit(ctx, image.CommitRequest{
 		ImageID: rec.ImageID, LayerID: sc.LayerID, Config: containerImageConfig(rec),
 		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author,
 		CreatedBy: commandLine(rec), Omit: slices.Sorted(maps.Keys(etcMountTargets)),
 	})
+}
+
+// PauseForCommit pauses a running container, as `pause` does (from the
+// host side, recorded), and returns the function that resumes it; a
+// container that is not running, or already paused by the user, is left
+// alone.
+func (e *Engine) PauseForCommit(ref string) (resume func(), err error) {
+	c, _, err := e.lookupReconciled(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Status != state.Running {
+		return func() {}, nil
+	}
+	if err := e.PauseContainer(c.ID); err != nil {
+		return nil, err
+	}
+	return func() { e.UnpauseContainer(c.ID) }, nil
 }
 
 // containerImageConfig is the configuration a commit starts from.

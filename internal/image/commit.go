@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -149,6 +150,9 @@ func (s *Service) writeLayerDiff(layerID, blobs string, omit []string) (digest.D
 	n := cw.n
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if errors.Is(err, tar.ErrWriteTooLong) {
+		err = fmt.Errorf("a file grew while it was read (commit with --pause, the default, stops the container meanwhile): %w", err)
 	}
 	if err != nil {
 		return "", 0, fmt.Errorf("reading the container's changes: %w", err)

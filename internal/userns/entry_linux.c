@@ -77,7 +77,9 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // a stopped one's layer is copied in a namespace of our own (see
 // join_namespace and _COVE_USERNS_FORCE below). top and stats read the
 // container's processes in /proc, which the owner of its namespace may do.
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "cp", "top", "stats", NULL};
+// commit pauses the container from here, then re-executes itself into a
+// namespace of its own for storage.
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "cp", "top", "stats", "commit", NULL};
 
 static int in_list(const char *s, const char **list)
 {
