@@ -112,7 +112,7 @@ func cpRun(f *Factory, opts *CpOptions) error {
 			return err
 		}
 		defer j.Close()
-		code, err := reexecCp(f, j)
+		code, err := reexecCp(j)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func cpRun(f *Factory, opts *CpOptions) error {
 
 // reexecCp runs this cp again: in the running container's user namespace
 // (descriptors 3 and 4, see engine.CopyJoin), or in a namespace of its own.
-func reexecCp(f *Factory, j *engine.CopyJoin) (int, error) {
+func reexecCp(j *engine.CopyJoin) (int, error) {
 	if !j.Running {
 		return reexecSelf([]string{userns.EnvForce + "=1"}, nil)
 	}
