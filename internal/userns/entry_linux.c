@@ -105,7 +105,7 @@ static int wants_namespace(int argc, char **argv)
 		}
 		if (in_list(a, host_commands))
 			return 0;
-		// `container exec|pause|unpause|cp|top` are the same commands.
+		// `container CMD` is the same as CMD for these commands.
 		if (strcmp(a, "container") == 0 && i + 1 < argc && in_list(argv[i + 1], host_commands))
 			return 0;
 		// Help flags after the command also mean help.

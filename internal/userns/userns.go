@@ -83,7 +83,8 @@ const (
 	// EnvJoinFD is the number of an inherited descriptor of a running
 	// container's user namespace, to join instead of creating one.
 	EnvJoinFD = "_COVE_USERNS_JOIN_FD"
-	// EnvForce makes a host command (cp) enter a namespace of its own.
+	// EnvForce makes a host command (cp, commit) that re-executes itself
+	// enter a namespace of its own after all.
 	EnvForce = "_COVE_USERNS_FORCE"
 )
 
