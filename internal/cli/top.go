@@ -14,8 +14,9 @@ func newTopCmd(f *Factory) *cobra.Command {
 		Long: `Display the processes of a running container, read from /proc. Without
 options the columns are Docker's (ps -ef: UID PID PPID C STIME TTY TIME CMD);
 "aux" gives ps's BSD columns; "-o LIST" chooses columns; bare descriptors
-(Podman's: pid user args comm pcpu etime time tty state nice vsz rss pgid
-group hpid huser hgroup ruser rgroup stime) do too. PID and PPID are host
+(Podman's: pid ppid user args comm pcpu etime time tty state nice vsz rss
+pgid group hpid huser hgroup ruser rgroup stime capeff capprm capinh capbnd
+capamb seccomp label) do too. PID and PPID are host
 PIDs with ps options, as Docker shows them, and the container's with bare
 descriptors, as Podman does (hpid is the host's). User and group names are
 the container's.`,

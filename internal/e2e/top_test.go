@@ -55,6 +55,10 @@ func TestTop(t *testing.T) {
 		t.Errorf("aux:\n%v", out)
 	}
 
+	out = rows(h.Run(0, "top", "r", "pid", "seccomp", "capamb").Stdout)
+	if strings.Join(out[0], " ") != "PID SECCOMP AMBIENT CAPS" || out[1][1] != "filter" || out[1][2] != "none" {
+		t.Errorf("seccomp and caps:\n%v", out)
+	}
 	r := h.Run(125, "top", "r", "bogus")
 	if !strings.Contains(r.Stderr, `"bogus"`) {
 		t.Errorf("stderr %q", r.Stderr)

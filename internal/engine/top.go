@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/runtime/caps"
 	"github.com/cove-run/cove/internal/state"
 )
 
@@ -42,6 +43,10 @@ type procInfo struct {
 	nice              int
 	vszKiB, rssKiB    uint64
 	uids, gids        [2]int // real, effective; host IDs
+	// caps are CapInh, CapPrm, CapEff, CapBnd, CapAmb of /proc/PID/status.
+	caps [5]uint64
+	// seccomp is the Seccomp field: 0 disabled, 1 strict, 2 filter.
+	seccomp int
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
@@ -177,6 +182,15 @@ func parseProcStatus(b []byte, p *procInfo) {
 				} else {
 					p.gids = [2]int{r, e}
 				}
+			}
+		case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb":
+			if len(f) == 1 {
+				i := map[string]int{"CapInh": 0, "CapPrm": 1, "CapEff": 2, "CapBnd": 3, "CapAmb": 4}[k]
+				p.caps[i], _ = strconv.ParseUint(f[0], 16, 64)
+			}
+		case "Seccomp":
+			if len(f) == 1 {
+				p.seccomp, _ = strconv.Atoi(f[0])
 			}
 		case "NSpid":
 			// The last number is the PID in the innermost namespace,
@@ -348,4 +362,40 @@ func command(p *procInfo) string {
 		return "[" + p.comm + "]"
 	}
 	return strings.Join(p.args, " ")
+}
+
+// capNames prints a capability set as Podman's top does: "full", "none",
+// or the names without CAP_.
+func capNames(set uint64) string {
+	all := uint64(1)<<uint(caps.Last()+1) - 1
+	switch {
+	case set == 0:
+		return "none"
+	case set&all == all:
+		return "full"
+	}
+	var names []string
+	for _, n := range caps.Set(set).Names() {
+		names = append(names, strings.TrimPrefix(n, "CAP_"))
+	}
+	return strings.Join(names, ",")
+}
+
+func seccompMode(m int) string {
+	switch m {
+	case 1:
+		return "strict"
+	case 2:
+		return "filter"
+	}
+	return "disabled"
+}
+
+// securityLabel is the process's LSM label (SELinux, AppArmor), "-" if none.
+func securityLabel(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/attr/current")
+	if s := strings.TrimRight(string(b), "\x00\n"); err == nil && s != "" {
+		return s
+	}
+	return "-"
 }

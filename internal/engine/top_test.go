@@ -107,3 +107,23 @@ func FuzzParseProcStat(f *testing.F) {
 		parseProcStat(b)
 	})
 }
+
+func TestCapNamesAndSeccomp(t *testing.T) {
+	if got := capNames(0); got != "none" {
+		t.Errorf("0: %q", got)
+	}
+	if got := capNames(^uint64(0)); got != "full" {
+		t.Errorf("all: %q", got)
+	}
+	if got := capNames(1<<0 | 1<<21); got != "CHOWN,SYS_ADMIN" {
+		t.Errorf("chown+sys_admin: %q", got)
+	}
+	if seccompMode(2) != "filter" || seccompMode(0) != "disabled" || seccompMode(1) != "strict" {
+		t.Error("seccomp modes")
+	}
+	p := &procInfo{}
+	parseProcStatus([]byte("Uid:\t1\t2\t3\t4\nCapEff:\t0000000000000005\nSeccomp:\t2\nNSpid:\t100\t7\n"), p)
+	if p.uids != [2]int{1, 2} || p.caps[2] != 5 || p.seccomp != 2 || p.nsPid != 7 {
+		t.Errorf("status: %+v", p)
+	}
+}
