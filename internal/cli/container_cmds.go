@@ -49,6 +49,9 @@ type StartOptions struct {
 	Containers  []string
 	Attach      bool
 	Interactive bool
+	// All and Filters are --all and --filter (see start_all.go).
+	All     bool
+	Filters []string
 }
 
 func newStartCmd(f *Factory, runF func(*StartOptions) error) *cobra.Command {
@@ -56,7 +59,9 @@ func newStartCmd(f *Factory, runF func(*StartOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more created or stopped containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			return startArgs(opts, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Containers = args
 			if runF != nil {
@@ -65,6 +70,9 @@ func newStartCmd(f *Factory, runF func(*StartOptions) error) *cobra.Command {
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
+			}
+			if opts.All {
+				return startAll(ctx, f, opts.Filters)
 			}
 			if !opts.Attach && !opts.Interactive {
 				return startDetached(ctx, f, args)
@@ -81,6 +89,7 @@ func newStartCmd(f *Factory, runF func(*StartOptions) error) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&opts.Attach, "attach", "a", false, "attach stdout and stderr and wait for the container")
 	cmd.Flags().BoolVarP(&opts.Interactive, "interactive", "i", false, "attach stdin")
+	addStartAllFlags(cmd, opts)
 	return cmd
 }
 
@@ -302,6 +311,9 @@ func psRun(f *Factory, opts *PsOptions) error {
 			CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: humanSince(c.Created),
 			Status: statusText(c), State: string(c.State.Status), Ports: c.Ports, Names: c.Name, Labels: labelString(c.Labels),
 			Size: "0B",
+		}
+		if opts.Size || strings.Contains(format, ".Size") {
+			row.Size = psSize(e, c.ID)
 		}
 		if err := fm.write(row); err != nil {
 			return err

@@ -69,6 +69,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newLogsCmd(f, nil),
 	)
 	addExecCmds(f, root)
+	addOpsCmds(f, root)
 	markNoUserns(root)
 	return root
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/pkg/compression"
 	"go.podman.io/image/v5/tarball"
 
@@ -39,13 +38,9 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (string, error)
 	if req.Input == "" {
 		req.Input = req.Path
 	}
-	var named reference.Named
-	if req.Ref != "" {
-		n, err := ParseName(req.Ref)
-		if err != nil {
-			return "", err
-		}
-		named = n
+	named, err := optionalName(req.Ref)
+	if err != nil {
+		return "", err
 	}
 	now := time.Now().UTC()
 	cfg := imgspecv1.Image{

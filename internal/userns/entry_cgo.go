@@ -24,13 +24,19 @@ import (
 // calls it first.
 func AdoptConstructorState() {
 	switch C.cove_userns_state {
-	case 1, 2:
+	case 1, 2, 4:
 		os.Setenv(envStage, "2")
 		os.Setenv(envConfigured, "done")
 		os.Setenv(envRootlessUID, strconv.Itoa(int(C.cove_userns_uid)))
 		os.Setenv(envRootlessGID, strconv.Itoa(int(C.cove_userns_gid)))
 		if C.cove_userns_state == 2 {
 			os.Setenv(envSingle, "1")
+		}
+		if C.cove_userns_state == 4 {
+			// A container's namespace, joined for one command: the
+			// command's own children must not try to join it again.
+			os.Unsetenv(EnvJoinFD)
+			joinedContainer = true
 		}
 	case 3:
 		constructorErr = syscall.Errno(C.cove_userns_errno)

@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -47,7 +48,7 @@ static pid_t child_pid;
 // What the constructor did, for the Go side: the Go runtime takes its
 // environment from the initial process stack, so setenv(3) here is not
 // visible to os.Getenv; AdoptConstructorState copies these over.
-int cove_userns_state; // 0 nothing, 1 full mapping, 2 single ID, 3 failed (info)
+int cove_userns_state; // 0 nothing, 1 full mapping, 2 single ID, 3 failed (info), 4 joined a container's
 unsigned int cove_userns_uid, cove_userns_gid;
 int cove_userns_errno;
 static int tty_stdin;
@@ -74,7 +75,13 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // processes and need no storage: from the host, the namespace's owner may
 // signal every one of them directly, and skipping the namespace saves the
 // fork and the two setuid helpers (3-5 ms).
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "stop", "kill", "wait", NULL};
+// cp decides on the host: a running container's user namespace is joined,
+// a stopped one's layer is copied in a namespace of our own (see
+// join_namespace and _COVE_USERNS_FORCE below). top and stats read the
+// container's processes in /proc, which the owner of its namespace may do.
+// commit pauses the container from here, then re-executes itself into a
+// namespace of its own for storage.
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "stop", "kill", "wait", "cp", "top", "stats", "commit", NULL};
 
 static int in_list(const char *s, const char **list)
 {
@@ -100,7 +107,7 @@ static int wants_namespace(int argc, char **argv)
 		}
 		if (in_list(a, host_commands))
 			return 0;
-		// `container exec|pause|stop|...` are the same commands.
+		// `container CMD` is the same as CMD for these commands.
 		if (strcmp(a, "container") == 0 && i + 1 < argc && in_list(argv[i + 1], host_commands))
 			return 0;
 		// Help flags after the command also mean help.
@@ -284,9 +291,54 @@ static void set_child_env(uid_t uid, gid_t gid, int single)
 		setenv("_COVE_USERNS_SINGLE", "1", 1);
 }
 
+// join_namespace moves this process into an existing user namespace: a
+// running container's, whose descriptor the host-side cove opened and
+// passed as fd (see engine.CopyJoin: `cp` to or from a running container).
+// Only the owner of a user namespace, from its parent namespace, may join
+// it, and only a single-threaded process: hence here, before Go. No fork is
+// needed, and unlike `cove exec` no other namespace is joined: the process
+// stays in the host's mount and pid namespaces, reaches the container's
+// files through /proc/PID/root with the namespace root's privilege over
+// them, and never runs anything inside the container, so no process there
+// can see it.
+static void join_namespace(const char *fdstr)
+{
+	char *end;
+	long fd = strtol(fdstr, &end, 10);
+	if (*end || fd < 3) {
+		fprintf(stderr, "Error: bad %s\n", "_COVE_USERNS_JOIN_FD");
+		_exit(125);
+	}
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	if (setns((int)fd, CLONE_NEWUSER) < 0) {
+		fprintf(stderr, "Error: joining the container's user namespace: %s\n", strerror(errno));
+		_exit(125);
+	}
+	close((int)fd);
+	// Drop the host's supplementary groups where the namespace allows it
+	// (denied in a single-ID namespace; harmless to keep there).
+	if (setgroups(0, NULL) < 0) {}
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		fprintf(stderr, "Error: becoming root of the container's user namespace: %s\n", strerror(errno));
+		_exit(125);
+	}
+	cove_userns_state = 4;
+	cove_userns_uid = uid;
+	cove_userns_gid = gid;
+}
+
 __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv, char **envp)
 {
 	(void)envp;
+	// Joining is asked for explicitly by a cove on the host, also when the
+	// Go fallback is chosen for creating namespaces (_COVE_USERNS_GO):
+	// that fallback cannot join one.
+	const char *join = getenv("_COVE_USERNS_JOIN_FD");
+	if (join && !getenv("_COVE_USERNS_STAGE") && geteuid() != 0) {
+		join_namespace(join);
+		return;
+	}
 	if (getenv("_COVE_USERNS_STAGE") || getenv("_COVE_USERNS_GO") || geteuid() == 0 || argc < 1)
 		return;
 	// Only the CLI: test binaries and other programs linking this package
@@ -295,7 +347,9 @@ __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv
 	base = base ? base + 1 : argv[0];
 	if (strcmp(base, "cove") != 0 && strcmp(base, "docker") != 0)
 		return;
-	int mode = wants_namespace(argc, argv);
+	// _COVE_USERNS_FORCE: a host command that found it needs the
+	// namespace after all (cp of a stopped container) re-executes itself.
+	int mode = getenv("_COVE_USERNS_FORCE") ? 1 : wants_namespace(argc, argv);
 	if (mode == 0)
 		return;
 

@@ -77,6 +77,25 @@ var (
 // InNamespace reports whether this process is cove's stage 2.
 func InNamespace() bool { return os.Getenv(envStage) == "2" }
 
+// Environment that makes the C constructor enter a namespace other than a
+// fresh one of its own (cgo builds only).
+const (
+	// EnvJoinFD is the number of an inherited descriptor of a running
+	// container's user namespace, to join instead of creating one.
+	EnvJoinFD = "_COVE_USERNS_JOIN_FD"
+	// EnvForce makes a host command (cp, commit) that re-executes itself
+	// enter a namespace of its own after all.
+	EnvForce = "_COVE_USERNS_FORCE"
+)
+
+// joinedContainer is set when the constructor joined a container's user
+// namespace (EnvJoinFD).
+var joinedContainer bool
+
+// JoinedContainer reports whether this process is in a running
+// container's user namespace rather than one of cove's own.
+func JoinedContainer() bool { return joinedContainer }
+
 // SingleID reports whether the namespace this process runs in maps only the
 // invoking user's own IDs.
 func SingleID() bool { return os.Getenv(envSingle) == "1" }
@@ -276,6 +295,11 @@ func ContinueStage() error {
 	case "2":
 		if os.Geteuid() != 0 {
 			return errors.New("inside the user namespace but not uid 0: the ID mapping was not written")
+		}
+		if joinedContainer {
+			// Still in the host's mount namespace, where we may not
+			// change anything, and mount nothing.
+			return nil
 		}
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			return fmt.Errorf("making the mount namespace private: %w", err)
