@@ -74,6 +74,7 @@ func addContainerFlags(fl *pflag.FlagSet, o *RunOptions) {
 	fl.StringVar(&o.Cidfile, "cidfile", "", "write the container ID to this file")
 	fl.BoolVar(&o.Replace, "replace", false, "remove (with -f) an existing container of the same --name first")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "suppress pull progress")
+	addHealthFlags(fl, &c.Health)
 }
 
 func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
@@ -237,6 +238,10 @@ func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string,
 		return err
 	}
 	e.RecordMonitor(run.ID, os.Getpid())
+	// Healthchecks of a foreground container are this process's job too.
+	healthCtx, stopHealth := context.WithCancel(context.Background())
+	defer stopHealth()
+	go run.RunHealthchecks(healthCtx)
 	var restore func()
 	if run.Tty {
 		restore = attachTerminal(f.IO, ttyOut, run, s)
@@ -261,6 +266,7 @@ func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string,
 		}
 	}()
 	code, werr := run.Wait()
+	stopHealth()
 	close(done)
 	if restore != nil {
 		restore()

@@ -169,6 +169,7 @@ type launcher struct {
 	proc    *runtime.Process
 	pid     int
 	logCfg  LogConfig
+	health  *spec.Healthcheck
 	files   []*os.File // kept reachable: a collected *os.File closes its fd
 	fds     map[string]int
 	backoff time.Duration
@@ -331,6 +332,7 @@ func (l *launcher) start(fresh bool) error {
 	if l.logCfg, err = logConfigOf(rec); err != nil {
 		return err
 	}
+	l.health = rec.Parsed.Healthcheck
 	// Requests and an exit left from an earlier run are not for this one.
 	relayDir := filepath.Join(l.dir, relayDirName)
 	os.RemoveAll(relayDir)
@@ -431,6 +433,7 @@ func (l *launcher) start(fresh bool) error {
 		s.Error = ""
 		s.StartedAt = time.Now().UTC()
 		s.FinishedAt = time.Time{}
+		s.Health = healthOnStart(s.Health, rec)
 		if fresh {
 			// A user's start: the restart count and a user's stop are
 			// history (Docker resets both).
@@ -465,6 +468,7 @@ func (l *launcher) execMonitor() int {
 		"--log-max-file", strconv.Itoa(l.logCfg.MaxFile),
 		"--backoff", strconv.FormatInt(int64(l.backoff/time.Millisecond), 10),
 	}
+	argv = append(argv, healthSchedule(l.health)...)
 	for name, fd := range l.fds {
 		// Go opens everything close-on-exec; these must cross.
 		unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
@@ -532,6 +536,7 @@ func (l *launcher) afterExit(pid, code int, finished time.Time) int {
 		s.Error = ""
 		s.FinishedAt = finished
 		s.Pid, s.PidStart = 0, 0
+		healthOnExit(s)
 		return nil
 	})
 	if err != nil {

@@ -64,6 +64,7 @@ func (r *Running) Wait() (int, error) {
 			st.ExitCode = code
 			st.FinishedAt = time.Now().UTC()
 			st.Pid = 0
+			healthOnExit(st)
 			if err != nil {
 				st.Error = err.Error()
 			}
@@ -153,6 +154,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 		s.Error = ""
 		s.StartedAt = time.Now().UTC()
 		s.FinishedAt = time.Time{}
+		s.Health = healthOnStart(s.Health, rec)
 		return nil
 	}); err != nil {
 		proc.Signal(syscall.SIGKILL)
@@ -207,6 +209,7 @@ func (e *Engine) reconciled(id string) (*state.Container, error) {
 			}
 		}
 		s.Pid = 0
+		healthOnExit(s)
 		return nil
 	})
 	if err != nil {

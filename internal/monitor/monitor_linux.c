@@ -49,6 +49,10 @@
 //	--stdin FD         write end of the container's stdin pipe (-i), held
 //	                   open for a later attach
 //	--backoff MS       the restart back-off, passed back to the launcher
+//	--health-interval MS --health-timeout MS --health-start-period MS
+//	--health-start-interval MS
+//	                   the container's healthcheck schedule (absent: none);
+//	                   see "Healthchecks" below
 //
 // Files in DIR this process uses:
 //
@@ -89,6 +93,7 @@
 
 #define MONITOR_ROLE "cove-monitor"
 #define LAUNCH_ROLE "cove-launch"
+#define HEALTH_ROLE "cove-health"
 
 // The real-time signal that asks us to look at DIR/relay. Kept in step with
 // engine.RelaySignal. 40 is SIGRTMIN+6 for glibc and musl alike.
@@ -141,6 +146,27 @@ static int exited;	    // the container's first process has been reaped
 static int exit_status;	    // its wait status
 static struct timespec finished; // when we reaped it (CLOCK_REALTIME)
 static char relay_dir[PATH_MAX], relay_file[PATH_MAX], relay_taken[PATH_MAX];
+
+// Healthchecks (see the section below). Times are CLOCK_MONOTONIC ms.
+static struct {
+	long long interval, timeout, start_period, start_interval; // interval 0: none
+	long long started;	 // when we started supervising this run
+	long long next;		 // when the next probe is due
+	long long probe_started; // when the running helper was started
+	pid_t pid;		 // the running helper, 0 if none
+	int status;		 // the helper's last exit code (HEALTH_*)
+} health;
+
+// Exit codes of the helper (engine.healthExit*): the status after its
+// probe, or nothing recorded.
+enum { HEALTH_HEALTHY = 0, HEALTH_UNHEALTHY = 1, HEALTH_STARTING = 2, HEALTH_SKIPPED = 3 };
+
+// A helper that outlives its probe's timeout by this much is stuck (it
+// enforces the timeout itself): it is killed and the probe is lost.
+#define HEALTH_GRACE_MS 10000
+
+static long long now_ms(void);
+static void health_done(int st);
 
 // ---------------------------------------------------------------- output
 
@@ -577,6 +603,11 @@ static void reap(void)
 			}
 			return;
 		}
+		if (w == health.pid && health.pid > 0) {
+			health.pid = 0;
+			health_done(st);
+			continue;
+		}
 		// As a child subreaper we also collect orphans of the
 		// container (without a pid namespace); only its first process
 		// matters.
@@ -611,6 +642,105 @@ static void write_exit_file(void)
 	fsync(fd);
 	close(fd);
 	rename(tmp, path);
+}
+
+// ----------------------------------------------------------- healthchecks
+//
+// The monitor keeps the schedule; a probe is a short-lived Go process,
+// this binary as "cove-health ID PID" (engine.HealthMain), which runs the
+// healthcheck command in the container through the exec path, enforces
+// the timeout, records the result in the container's state under its lock
+// and exits with the resulting status. Keeping the Go runtime out of this
+// process keeps the monitor at its few hundred kilobytes; a probe costs
+// one Go start-up, as Podman's `podman healthcheck run` per timer does.
+//
+// Docker's schedule: the first probe one interval after the start, the
+// next one interval after the previous one finished; while the container
+// is still "starting" within its start period, the start interval instead.
+// One probe at a time.
+
+static long long health_delay(void)
+{
+	if (health.status == HEALTH_STARTING && now_ms() - health.started < health.start_period)
+		return health.start_interval;
+	return health.interval;
+}
+
+// health_done handles the helper's exit (wait status st).
+static void health_done(int st)
+{
+	if (WIFEXITED(st) && WEXITSTATUS(st) <= HEALTH_STARTING)
+		health.status = WEXITSTATUS(st);
+	health.next = now_ms() + health_delay();
+}
+
+// health_spawn starts a probe. The helper gets a clean signal state (the
+// Go runtime installs its own handlers, but a blocked mask and SIG_IGN
+// survive execve), our environment (the launcher's configuration is in
+// it), /dev/null as stdio (ours), and none of our other descriptors (all
+// close-on-exec). It dies with us: a probe must not outlive its monitor.
+static void health_spawn(void)
+{
+	pid_t self = getpid();
+	pid_t p = fork();
+	if (p < 0) {
+		health.next = now_ms() + health.interval;
+		return;
+	}
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != self)
+			_exit(HEALTH_SKIPPED); // the monitor died before the prctl
+		signal(SIGPIPE, SIG_DFL);
+		signal(RELAY_SIGNAL, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		char pidbuf[16];
+		snprintf(pidbuf, sizeof pidbuf, "%d", (int)ctr_pid);
+		char *argv[] = {HEALTH_ROLE, (char *)ctr_id, pidbuf, NULL};
+		execve("/proc/self/exe", argv, environ);
+		_exit(HEALTH_SKIPPED);
+	}
+	health.pid = p;
+	health.probe_started = now_ms();
+}
+
+// health_tick starts a due probe or kills a stuck one, and returns how
+// long poll may sleep before the next tick (-1: no healthcheck).
+static int health_tick(void)
+{
+	if (health.interval <= 0 || exited)
+		return -1;
+	long long now = now_ms(), due;
+	if (health.pid > 0) {
+		due = health.probe_started + health.timeout + HEALTH_GRACE_MS;
+		if (now >= due) {
+			kill(health.pid, SIGKILL); // reaped through SIGCHLD
+			return 100;
+		}
+	} else {
+		if (now >= health.next) {
+			health_spawn();
+			return health_tick();
+		}
+		due = health.next;
+	}
+	long long d = due - now;
+	return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+// health_stop ends a probe still running when the container has exited:
+// its result would be dropped anyway (the container is not the run it
+// probed), and the launcher we exec must not inherit it.
+static void health_stop(void)
+{
+	if (health.pid <= 0)
+		return;
+	kill(health.pid, SIGKILL);
+	while (waitpid(health.pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	health.pid = 0;
 }
 
 // --------------------------------------------------------------- helpers
@@ -718,6 +848,14 @@ static void monitor_main(int argc, char **argv)
 			stdin_fd = parse_fd(v);
 		else if (!strcmp(k, "--backoff"))
 			backoff = v;
+		else if (!strcmp(k, "--health-interval"))
+			health.interval = atoll(v);
+		else if (!strcmp(k, "--health-timeout"))
+			health.timeout = atoll(v);
+		else if (!strcmp(k, "--health-start-period"))
+			health.start_period = atoll(v);
+		else if (!strcmp(k, "--health-start-interval"))
+			health.start_interval = atoll(v);
 	}
 	if (!ctr_id || !ctr_dir || ctr_pid <= 0) {
 		// Called by hand, or a launcher of another version: without a
@@ -805,6 +943,14 @@ static void monitor_main(int argc, char **argv)
 	reap();
 	relay_requests();
 
+	if (health.interval > 0) {
+		if (health.start_interval <= 0)
+			health.start_interval = health.interval;
+		health.started = now_ms();
+		health.status = HEALTH_STARTING;
+		health.next = health.started + health_delay();
+	}
+
 	long long drain_start = 0, last_data = 0;
 	for (;;) {
 		int timeout = -1;
@@ -834,6 +980,9 @@ static void monitor_main(int argc, char **argv)
 			timeout = 100;
 			reap();
 		}
+		int ht = health_tick();
+		if (ht >= 0 && (timeout < 0 || ht < timeout))
+			timeout = ht;
 		int r = poll(p, (nfds_t)np, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -874,6 +1023,7 @@ static void monitor_main(int argc, char **argv)
 	if (lg.fd >= 0)
 		close(lg.fd);
 	write_exit_file();
+	health_stop();
 	if (sfd >= 0)
 		close(sfd);
 	back_to_launcher();

@@ -71,8 +71,9 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // container's user namespace instead: only the namespace's owner, on the
 // host, may do that (a fresh namespace of ours is a sibling, not a parent).
 // pause and unpause signal every process of a container for the same
-// reason, and need no storage.
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", NULL};
+// reason, and need no storage. healthcheck (run) joins the container as
+// exec does.
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "healthcheck", NULL};
 
 static int in_list(const char *s, const char **list)
 {
