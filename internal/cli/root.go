@@ -68,6 +68,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newContainerCmd(f),
 		newLogsCmd(f, nil),
 		newHealthcheckCmd(f, nil),
+		newAttachCmd(f, nil),
 	)
 	addExecCmds(f, root)
 	markNoUserns(root)

@@ -29,6 +29,9 @@ type RunOptions struct {
 	Cidfile    string
 	Quiet      bool
 	Replace    bool
+	// DetachKeys is --detach-keys; DetachKeysSet says it was given.
+	DetachKeys    string
+	DetachKeysSet bool
 }
 
 // addContainerFlags binds the flags `create` and `run` share.
@@ -89,6 +92,7 @@ func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 			if cmd.Flags().Changed("entrypoint") {
 				opts.Container.Entrypoint = &opts.Entrypoint
 			}
+			opts.DetachKeysSet = cmd.Flags().Changed("detach-keys")
 			if runF != nil {
 				return runF(opts)
 			}
@@ -100,6 +104,7 @@ func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 	fl.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background and print the container ID")
 	fl.StringArrayVarP(&opts.Attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR")
 	fl.BoolVar(&opts.SigProxy, "sig-proxy", true, "relay received signals to the container")
+	fl.StringVar(&opts.DetachKeys, "detach-keys", "", "override the key sequence for detaching a -it container (default ctrl-p,ctrl-q)")
 	return cmd
 }
 
@@ -117,9 +122,16 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	keys, err := detachKeys(f, opts.DetachKeys, opts.DetachKeysSet)
+	if err != nil {
+		return err
+	}
 	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
 		return err
+	}
+	if detachableRun(opts, f.IO) {
+		return startAndAttach(ctx, f, e, id, true, keys)
 	}
 	if opts.Detach {
 		// The ID is printed once the container's process runs; a

@@ -53,11 +53,14 @@
 //	--health-start-interval MS
 //	                   the container's healthcheck schedule (absent: none);
 //	                   see "Healthchecks" below
+//	--attach-wait MS   read nothing of the container's output until the
+//	                   first attach client connects (start -a), at most MS
 //
 // Files in DIR this process uses:
 //
 //	relay/SIG-...  signal requests (see relay_requests)
 //	relay.sig      a single signal request, decimal (see relay_requests)
+//	attach         the attach socket (see "Attach" below)
 //	exit           the container's exit, written before anything else is
 //	               attempted after it: "PID exited|signaled N SEC.NSEC\n"
 //	               (written to .exit.tmp, fsynced, renamed)
@@ -83,8 +86,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -167,6 +174,7 @@ enum { HEALTH_HEALTHY = 0, HEALTH_UNHEALTHY = 1, HEALTH_STARTING = 2, HEALTH_SKI
 
 static long long now_ms(void);
 static void health_done(int st);
+static void attach_output(int stream, const char *p, size_t n);
 
 // ---------------------------------------------------------------- output
 
@@ -495,6 +503,7 @@ static void read_stream(struct stream *s)
 		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
+		attach_output(s == &streams[0] ? 1 : 2, s->buf + s->len, (size_t)n);
 		s->len += (size_t)n;
 		take_lines(s, &ts);
 		out_flush();
@@ -743,6 +752,193 @@ static void health_stop(void)
 	health.pid = 0;
 }
 
+// ----------------------------------------------------------------- attach
+//
+// `cove attach` (and `start -a`) connect to DIR/attach, a SOCK_SEQPACKET
+// socket we listen on: message boundaries for free, so every packet is one
+// byte of type and its payload, with no framing to parse.
+//
+//	to clients    ATT_STDOUT/ATT_STDERR + the bytes as read from the
+//	              container (a terminal's output is stdout), and last
+//	              ATT_EXIT + the decimal exit code (128+N for signal N)
+//	from clients  ATT_STDIN + bytes for the container's stdin (-i);
+//	              ATT_RESIZE + "ROWS COLS" for its terminal (-t)
+//
+// Output goes to every client (at most ATTACH_MAX) as well as to the log.
+// We never block on a client: a send that does not fit its socket buffer
+// (1 MiB) disconnects that client rather than stall the container and
+// every other reader. Input is written without blocking too; what the
+// container's stdin does not take yet waits in one buffer, and clients are
+// not read until it has drained, so a fast client is slowed to the
+// container's pace rather than losing bytes. The detach keys are the
+// client's business: it simply disconnects, and the container runs on.
+
+#define ATTACH_MAX 8
+enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4 };
+
+static int attach_fd = -1;	    // the listening socket
+static int clients[ATTACH_MAX];	    // connected clients, -1 for free slots
+static int console_fd = -1;	    // for resizes
+static long long attach_wait_until; // --attach-wait deadline, 0 when not waiting
+static char in_buf[LINE_MAX_BYTES + 1];
+static size_t in_len, in_off; // stdin bytes accepted but not yet written
+
+// attach_path formats the socket's path through /proc/self/fd/DIRFD: a
+// sockaddr_un holds 108 bytes, and a container's directory under a home
+// directory is longer than that.
+static int attach_path(struct sockaddr_un *sa, int dfd)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	return snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/attach", dfd) < (int)sizeof sa->sun_path;
+}
+
+static void attach_listen(void)
+{
+	for (int i = 0; i < ATTACH_MAX; i++)
+		clients[i] = -1;
+	int dfd = open(ctr_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && attach_path(&sa, dfd)) {
+		// A socket left by an earlier monitor of this container (its
+		// run ended, or it was killed) is in the way.
+		unlinkat(dfd, "attach", 0);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, ATTACH_MAX) == 0) {
+			attach_fd = fd;
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+}
+
+static void attach_drop(int i)
+{
+	close(clients[i]);
+	clients[i] = -1;
+}
+
+static int attach_clients(void)
+{
+	int n = 0;
+	for (int i = 0; i < ATTACH_MAX; i++)
+		n += clients[i] >= 0;
+	return n;
+}
+
+static void attach_accept(void)
+{
+	for (;;) {
+		int c = accept4(attach_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0)
+			return;
+		int slot = -1;
+		for (int i = 0; i < ATTACH_MAX && slot < 0; i++)
+			if (clients[i] < 0)
+				slot = i;
+		if (slot < 0) {
+			close(c); // too many: the client sees EOF at once
+			continue;
+		}
+		int sz = 1 << 20;
+		setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+		clients[slot] = c;
+		attach_wait_until = 0;
+	}
+}
+
+static void attach_send(int i, int type, const char *p, size_t n)
+{
+	unsigned char t = (unsigned char)type;
+	struct iovec iov[2] = {{&t, 1}, {(void *)p, n}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+	if (sendmsg(clients[i], &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EINTR)
+		attach_drop(i);
+}
+
+static void attach_output(int stream, const char *p, size_t n)
+{
+	for (int i = 0; i < ATTACH_MAX; i++)
+		if (clients[i] >= 0)
+			attach_send(i, stream, p, n);
+}
+
+// attach_write_stdin writes pending input to the container's stdin, as far
+// as it takes it now.
+static void attach_write_stdin(void)
+{
+	while (in_off < in_len) {
+		ssize_t w = write(stdin_fd, in_buf + in_off, in_len - in_off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w <= 0) {
+			// The container closed its stdin: input is dropped.
+			break;
+		}
+		in_off += (size_t)w;
+	}
+	in_len = in_off = 0;
+}
+
+static void attach_input(int i)
+{
+	for (int rounds = 0; rounds < 8 && in_len == 0 && clients[i] >= 0; rounds++) {
+		ssize_t n = recv(clients[i], in_buf, sizeof in_buf, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			attach_drop(i); // the client went away (detached)
+			return;
+		}
+		if (in_buf[0] == ATT_STDIN && n > 1 && stdin_fd >= 0 && !exited) {
+			in_off = 1;
+			in_len = (size_t)n;
+			attach_write_stdin();
+		} else if (in_buf[0] == ATT_RESIZE && console_fd >= 0) {
+			in_buf[n] = 0;
+			struct winsize ws = {0};
+			unsigned rows, cols;
+			if (sscanf(in_buf + 1, "%u %u", &rows, &cols) == 2 && rows > 0 && cols > 0 && rows < 65536 && cols < 65536) {
+				ws.ws_row = (unsigned short)rows;
+				ws.ws_col = (unsigned short)cols;
+				ioctl(console_fd, TIOCSWINSZ, &ws);
+			}
+		}
+	}
+}
+
+// attach_close tells every client how the container ended and disconnects
+// them; the socket goes, so that nobody connects to a monitor that is
+// about to be the launcher.
+static void attach_close(void)
+{
+	char code[16];
+	int n = snprintf(code, sizeof code, "%d", WIFSIGNALED(exit_status) ? 128 + WTERMSIG(exit_status) : WEXITSTATUS(exit_status));
+	for (int i = 0; i < ATTACH_MAX; i++)
+		if (clients[i] >= 0) {
+			attach_send(i, ATT_EXIT, code, (size_t)n);
+			if (clients[i] >= 0)
+				attach_drop(i);
+		}
+	if (attach_fd >= 0) {
+		int dfd = open(ctr_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			unlinkat(dfd, "attach", 0);
+			close(dfd);
+		}
+		close(attach_fd);
+		attach_fd = -1;
+	}
+}
+
 // --------------------------------------------------------------- helpers
 
 static long long now_ms(void)
@@ -821,7 +1017,8 @@ static void back_to_launcher(void)
 static void monitor_main(int argc, char **argv)
 {
 	const char *log_path = NULL, *driver = "json-file";
-	int out_fd = -1, err_fd = -1, console_fd = -1;
+	int out_fd = -1, err_fd = -1;
+	long long attach_wait = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 		if (!strcmp(k, "--id"))
@@ -856,6 +1053,8 @@ static void monitor_main(int argc, char **argv)
 			health.start_period = atoll(v);
 		else if (!strcmp(k, "--health-start-interval"))
 			health.start_interval = atoll(v);
+		else if (!strcmp(k, "--attach-wait"))
+			attach_wait = atoll(v);
 	}
 	if (!ctr_id || !ctr_dir || ctr_pid <= 0) {
 		// Called by hand, or a launcher of another version: without a
@@ -918,6 +1117,12 @@ static void monitor_main(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		if (streams[i].fd >= 0)
 			fcntl(streams[i].fd, F_SETFL, fcntl(streams[i].fd, F_GETFL) | O_NONBLOCK);
+	// Attach input is written without blocking (see "Attach").
+	if (stdin_fd >= 0)
+		fcntl(stdin_fd, F_SETFL, fcntl(stdin_fd, F_GETFL) | O_NONBLOCK);
+	attach_listen();
+	if (attach_wait > 0)
+		attach_wait_until = now_ms() + attach_wait;
 
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	snprintf(relay_dir, sizeof relay_dir, "%s/relay", ctr_dir);
@@ -954,7 +1159,18 @@ static void monitor_main(int argc, char **argv)
 	long long drain_start = 0, last_data = 0;
 	for (;;) {
 		int timeout = -1;
-		if (exited) {
+		// start -a: the output waits in its pipe for the first client.
+		int waiting = 0;
+		if (attach_wait_until > 0) {
+			long long left = attach_wait_until - now_ms();
+			if (left > 0 && attach_clients() == 0) {
+				waiting = 1;
+				timeout = left > INT_MAX ? INT_MAX : (int)left;
+			} else {
+				attach_wait_until = 0;
+			}
+		}
+		if (exited && !waiting) {
 			long long now = now_ms();
 			if (!drain_start)
 				drain_start = last_data = now;
@@ -962,18 +1178,36 @@ static void monitor_main(int argc, char **argv)
 				break;
 			timeout = DRAIN_IDLE_MS - (int)(now - last_data);
 		}
-		struct pollfd p[3];
-		int np = 0, idx[3];
+		// idx: -1 the signalfd, 0 and 1 the streams, 2 the attach
+		// socket, 3 the stdin's room, 10+i client i.
+		struct pollfd p[5 + ATTACH_MAX];
+		int np = 0, idx[5 + ATTACH_MAX];
 		if (sfd >= 0) {
 			p[np].fd = sfd;
 			p[np].events = POLLIN;
 			idx[np++] = -1;
 		}
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2 && !waiting; i++)
 			if (streams[i].fd >= 0) {
 				p[np].fd = streams[i].fd;
 				p[np].events = POLLIN;
 				idx[np++] = i;
+			}
+		if (attach_fd >= 0 && (!exited || waiting)) {
+			p[np].fd = attach_fd;
+			p[np].events = POLLIN;
+			idx[np++] = 2;
+		}
+		if (in_len > 0) {
+			p[np].fd = stdin_fd;
+			p[np].events = POLLOUT;
+			idx[np++] = 3;
+		}
+		for (int i = 0; i < ATTACH_MAX; i++)
+			if (clients[i] >= 0 && in_len == 0) {
+				p[np].fd = clients[i];
+				p[np].events = POLLIN;
+				idx[np++] = 10 + i;
 			}
 		if (sfd < 0 && !exited) {
 			// No signalfd (out of descriptors?): poll for the exit.
@@ -1007,6 +1241,13 @@ static void monitor_main(int argc, char **argv)
 					reap();
 				if (relay)
 					relay_requests();
+			} else if (idx[k] == 2) {
+				attach_accept();
+			} else if (idx[k] == 3) {
+				attach_write_stdin();
+			} else if (idx[k] >= 10) {
+				if (clients[idx[k] - 10] >= 0)
+					attach_input(idx[k] - 10);
 			} else {
 				read_stream(&streams[idx[k]]);
 				last_data = now_ms();
@@ -1023,6 +1264,7 @@ static void monitor_main(int argc, char **argv)
 	if (lg.fd >= 0)
 		close(lg.fd);
 	write_exit_file();
+	attach_close();
 	health_stop();
 	if (sfd >= 0)
 		close(sfd);

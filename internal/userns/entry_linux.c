@@ -72,8 +72,8 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // host, may do that (a fresh namespace of ours is a sibling, not a parent).
 // pause and unpause signal every process of a container for the same
 // reason, and need no storage. healthcheck (run) joins the container as
-// exec does.
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "healthcheck", NULL};
+// exec does; attach only connects to the container's monitor.
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "healthcheck", "attach", NULL};
 
 static int in_list(const char *s, const char **list)
 {
