@@ -186,3 +186,13 @@ func detachableRun(opts *RunOptions, streams *IOStreams) bool {
 	in, ok := streams.In.(*os.File)
 	return ok && term.IsTerminal(int(in.Fd()))
 }
+
+// addToContainerGroup adds cmd to the `container` group as well (Docker's
+// `container attach`); the top-level command is registered with the rest.
+func addToContainerGroup(root, cmd *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() == "container" {
+			c.AddCommand(cmd)
+		}
+	}
+}

@@ -71,6 +71,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newAttachCmd(f, nil),
 	)
 	addExecCmds(f, root)
+	addToContainerGroup(root, newAttachCmd(f, nil))
 	markNoUserns(root)
 	return root
 }

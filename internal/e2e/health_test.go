@@ -453,3 +453,35 @@ func TestHealthMonitorRSS(t *testing.T) {
 	}
 	t.Logf("probe (exec of true) duration: mean %v", (total / time.Duration(len(hj.Log))).Round(time.Millisecond))
 }
+
+// TestHealthRestartPolicy: a container restarted by its policy probes
+// again under the new monitor, and keeps the earlier runs' results.
+func TestHealthRestartPolicy(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	monRunDetached(t, h, "--name", "again", "--restart", "always", "--health-cmd", "echo ok", "--health-interval", "150ms",
+		"cove-test/busybox", "sh", "-c", "sleep 1; exit 1")
+	defer h.Run(0, "rm", "-f", "again")
+	waitHealth(t, h, "again", "healthy", 15*time.Second)
+	waitFor(t, 20*time.Second, "a restart and a probe after it", func() bool {
+		if monInspect(t, h, "again", "{{.RestartCount}} {{.State.Status}}") == "0 running" {
+			return false
+		}
+		started, err := time.Parse(time.RFC3339Nano, monInspect(t, h, "again", "{{.State.StartedAt}}"))
+		hj := healthOf(t, h, "again")
+		if err != nil || hj == nil || len(hj.Log) == 0 {
+			return false
+		}
+		return hj.Status == "healthy" && hj.Log[len(hj.Log)-1].Start.After(started) && hj.Log[0].Start.Before(started)
+	})
+	// The attach socket follows the restarts too (container attach is
+	// Docker's other name for it).
+	// Between runs (restarting) there is nothing to attach to: 125.
+	code := 125
+	for i := 0; i < 5 && code == 125; i++ {
+		code = run(h.Cmd("container", "attach", "--no-stdin", "again")).Code
+	}
+	if code != 1 {
+		t.Errorf("container attach ended with %d, want the run's exit code 1", code)
+	}
+}

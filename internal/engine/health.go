@@ -366,11 +366,10 @@ func nextProbeDelay(hc *spec.Healthcheck, status string, sinceStart time.Duratio
 // RunHealthchecks probes a foreground container on its schedule until ctx
 // is cancelled (the container exited); the CLI runs it in a goroutine.
 func (r *Running) RunHealthchecks(ctx context.Context) {
-	_, _, rec, err := r.e.recordByID(r.ID)
-	if err != nil || !rec.Parsed.Healthcheck.Enabled() {
+	hc := r.health
+	if !hc.Enabled() {
 		return
 	}
-	hc := rec.Parsed.Healthcheck
 	pid := r.Pid()
 	started := time.Now()
 	status := HealthStarting

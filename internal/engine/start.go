@@ -15,6 +15,7 @@ import (
 
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/runtime"
+	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
 )
 
@@ -38,6 +39,7 @@ type Running struct {
 	AutoRemove bool
 	proc       *runtime.Process
 	e          *Engine
+	health     *spec.Healthcheck
 }
 
 // Pid is the container's first process.
@@ -139,7 +141,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 			sig = v
 		}
 	}
-	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, e: e}
+	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, e: e, health: rec.Parsed.Healthcheck}
 	pid := proc.Pid()
 	if err := stores.SetState(id, func(s *state.State) error {
 		s.Status = state.Running
