@@ -299,3 +299,34 @@ func TestStartAttachKeepsEarlyOutput(t *testing.T) {
 	}
 	h.Run(0, "rm", "early")
 }
+
+// TestAttachMonitorKilled: kill -9 of the monitor ends an attach with the
+// exit the state records (137: the container went with its monitor), and
+// the container can be started and attached again.
+func TestAttachMonitorKilled(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	id := monRunDetached(t, h, "-i", "--name", "victim", "cove-test/busybox", "sh", "-c", "while read l; do echo got:$l; done")
+	defer h.Run(0, "rm", "-f", "victim")
+	cmd, in, out := attachPiped(t, h, "attach", "victim")
+	io.WriteString(in, "x\n")
+	waitOutput(t, out, "got:x")
+	if err := syscall.Kill(monState(t, h, id).MonitorPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, "attach after kill -9 of the monitor"); code != 137 {
+		t.Errorf("attach exit %d after kill -9 of the monitor, want 137; output %q", code, out.String())
+	}
+	if st := monInspect(t, h, "victim", "{{.State.Status}}"); st != "exited" {
+		t.Fatalf("after kill -9 of its monitor the container is %s", st)
+	}
+	h.Run(0, "start", "victim")
+	cmd, in, out = attachPiped(t, h, "attach", "victim")
+	io.WriteString(in, "y\n")
+	waitOutput(t, out, "got:y")
+	in.Close()
+	h.Run(0, "stop", "-t", "1", "victim")
+	if code := waitExit(t, cmd, "attach to a stopped container"); code != 143 && code != 137 {
+		t.Errorf("attach exit %d when the container is stopped", code)
+	}
+}

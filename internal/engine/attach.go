@@ -162,7 +162,19 @@ func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer, detachKeys 
 			}
 			if err == nil || errors.Is(err, io.EOF) {
 				// The monitor went away without an exit packet (it
-				// was killed): the container is gone with it.
+				// was killed): the container is gone with it, and
+				// the state says how it is recorded.
+				// (The container dies with the monitor, a moment
+				// after it: its parent-death signal.)
+				for deadline := time.Now().Add(attachDialWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					c, serr := a.e.settled(a.ID)
+					if serr != nil {
+						break
+					}
+					if c.State.Status == state.Exited {
+						return c.State.ExitCode, nil
+					}
+				}
 				return 0, fmt.Errorf("container %s: its monitor closed the connection without an exit status", a.Name)
 			}
 			return 0, err

@@ -889,7 +889,8 @@ static void attach_write_stdin(void)
 static void attach_input(int i)
 {
 	for (int rounds = 0; rounds < 8 && in_len == 0 && clients[i] >= 0; rounds++) {
-		ssize_t n = recv(clients[i], in_buf, sizeof in_buf, MSG_DONTWAIT);
+		// One byte short of the buffer: a resize is terminated in place.
+		ssize_t n = recv(clients[i], in_buf, sizeof in_buf - 1, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
