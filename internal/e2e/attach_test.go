@@ -330,3 +330,30 @@ func TestAttachMonitorKilled(t *testing.T) {
 		t.Errorf("attach exit %d when the container is stopped", code)
 	}
 }
+
+// TestAttachManyClients: every attached client gets the output (up to 8
+// at once); one more is told so and refused with 125.
+func TestAttachManyClients(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	monRunDetached(t, h, "-i", "--name", "shared", "cove-test/busybox", "sh", "-c", "while read l; do echo got:$l; done")
+	defer h.Run(0, "rm", "-f", "shared")
+	var ins []io.WriteCloser
+	var outs []*syncBuffer
+	for i := 0; i < 8; i++ {
+		_, in, out := attachPiped(t, h, "attach", "shared")
+		ins, outs = append(ins, in), append(outs, out)
+	}
+	// All eight are connected once each has seen its own line.
+	for i, in := range ins {
+		io.WriteString(in, "hello"+string(rune('a'+i))+"\n")
+		waitOutput(t, outs[i], "got:hello"+string(rune('a'+i)))
+	}
+	for _, out := range outs {
+		waitOutput(t, out, "got:helloh")
+	}
+	r := h.Run(125, "attach", "--no-stdin", "shared")
+	if !strings.Contains(r.Stderr, "too many clients") {
+		t.Errorf("a ninth attach: %q", r.Stderr)
+	}
+}

@@ -28,6 +28,7 @@ const (
 	attStderr = 2
 	attExit   = 3
 	attResize = 4
+	attBusy   = 5
 )
 
 const attachSocketName = "attach"
@@ -189,6 +190,8 @@ func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer, detachKeys 
 			if stderr != nil {
 				stderr.Write(data)
 			}
+		case attBusy:
+			return 0, fmt.Errorf("container %s: too many clients attached already (8): %w", a.Name, errdefs.ErrInvalidState)
 		case attExit:
 			code, err := strconv.Atoi(strings.TrimSpace(string(data)))
 			if err != nil {

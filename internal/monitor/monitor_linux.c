@@ -760,7 +760,8 @@ static void health_stop(void)
 //
 //	to clients    ATT_STDOUT/ATT_STDERR + the bytes as read from the
 //	              container (a terminal's output is stdout), and last
-//	              ATT_EXIT + the decimal exit code (128+N for signal N)
+//	              ATT_EXIT + the decimal exit code (128+N for signal N);
+//	              ATT_BUSY alone to a client beyond ATTACH_MAX, then EOF
 //	from clients  ATT_STDIN + bytes for the container's stdin (-i);
 //	              ATT_RESIZE + "ROWS COLS" for its terminal (-t)
 //
@@ -774,7 +775,7 @@ static void health_stop(void)
 // client's business: it simply disconnects, and the container runs on.
 
 #define ATTACH_MAX 8
-enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4 };
+enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4, ATT_BUSY = 5 };
 
 static int attach_fd = -1;	    // the listening socket
 static int clients[ATTACH_MAX];	    // connected clients, -1 for free slots
@@ -841,7 +842,11 @@ static void attach_accept(void)
 			if (clients[i] < 0)
 				slot = i;
 		if (slot < 0) {
-			close(c); // too many: the client sees EOF at once
+			// Too many: say so, rather than leave the client to
+			// guess at a bare EOF.
+			unsigned char busy = ATT_BUSY;
+			send(c, &busy, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			close(c);
 			continue;
 		}
 		int sz = 1 << 20;
