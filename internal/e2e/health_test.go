@@ -211,6 +211,29 @@ func TestHealthStartPeriod(t *testing.T) {
 	if hj.Status != "starting" || hj.FailingStreak != 0 {
 		t.Errorf("failures in the start period: %+v, want starting with no streak", hj)
 	}
+	if got := psNames(t, h, "--filter", "health=starting"); len(got) != 1 || got[0] != "sp" {
+		t.Errorf("ps --filter health=starting: %q", got)
+	}
+	// healthcheck run of a failing probe in the start period: still
+	// starting, which is not healthy (exit 1, the status printed).
+	if r := h.Run(1, "healthcheck", "run", "sp"); strings.TrimSpace(r.Stdout) != "starting" {
+		t.Errorf("healthcheck run in the start period printed %q", r.Stdout)
+	}
+	// A paused container is not probed; unpaused, it is again.
+	h.Run(0, "pause", "sp")
+	time.Sleep(300 * time.Millisecond) // a probe under way finishes
+	paused := healthOf(t, h, "sp").Log
+	time.Sleep(800 * time.Millisecond)
+	if got := healthOf(t, h, "sp").Log; !got[len(got)-1].Start.Equal(paused[len(paused)-1].Start) {
+		t.Errorf("probed while paused: last probe at %v, then %v", paused[len(paused)-1].Start, got[len(got)-1].Start)
+	}
+	h.Run(125, "healthcheck", "run", "sp")
+	h.Run(0, "unpause", "sp")
+	last := healthOf(t, h, "sp").Log
+	waitFor(t, 10*time.Second, "a probe after unpause", func() bool {
+		l := healthOf(t, h, "sp").Log
+		return !l[len(l)-1].Start.Equal(last[len(last)-1].Start)
+	})
 }
 
 // TestHealthForeground: a foreground `cove run` probes too.
