@@ -30,6 +30,8 @@ func main() {
 	// (package monitor's C constructor, which runs before main when
 	// argv[0] is its role and never gets here).
 	reexec.Register(engine.LaunchRole, engine.LaunchMain)
+	// A healthcheck probe, started by the monitor when one is due.
+	reexec.Register(engine.HealthRole, engine.HealthMain)
 	engine.MonitorAvailable = monitor.Available
 	if reexec.Run() {
 		return

@@ -50,8 +50,9 @@ type StartOptions struct {
 	Attach      bool
 	Interactive bool
 	// All and Filters are --all and --filter (see start_all.go).
-	All     bool
-	Filters []string
+	All        bool
+	Filters    []string
+	DetachKeys string
 }
 
 func newStartCmd(f *Factory, runF func(*StartOptions) error) *cobra.Command {
@@ -80,16 +81,21 @@ func newStartCmd(f *Factory, runF func(*StartOptions) error) *cobra.Command {
 			if len(args) > 1 {
 				return errdefs.InvalidArgument("start -a takes one container")
 			}
+			keys, err := detachKeys(f, opts.DetachKeys, cmd.Flags().Changed("detach-keys"))
+			if err != nil {
+				return err
+			}
 			e, err := f.EngineWithStore()
 			if err != nil {
 				return err
 			}
-			return startAttached(ctx, f, e, args[0], streamSet{stdin: opts.Interactive, stdout: true, stderr: true}, true, false)
+			return startAndAttach(ctx, f, e, args[0], opts.Interactive, keys)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Attach, "attach", "a", false, "attach stdout and stderr and wait for the container")
 	cmd.Flags().BoolVarP(&opts.Interactive, "interactive", "i", false, "attach stdin")
 	addStartAllFlags(cmd, opts)
+	cmd.Flags().StringVar(&opts.DetachKeys, "detach-keys", "", "override the key sequence for detaching (default ctrl-p,ctrl-q)")
 	return cmd
 }
 

@@ -20,7 +20,12 @@ func statusText(c engine.ContainerSummary) string {
 	case state.Running:
 		txt := "Up " + units.HumanDuration(time.Since(s.StartedAt))
 		if s.Health != nil && s.Health.Status != "" {
-			txt += " (" + s.Health.Status + ")"
+			// Docker's words: (healthy), (unhealthy), (health: starting).
+			if s.Health.Status == engine.HealthStarting {
+				txt += " (health: starting)"
+			} else {
+				txt += " (" + s.Health.Status + ")"
+			}
 		}
 		return txt
 	case state.Paused:
@@ -55,7 +60,13 @@ func parsePsFilters(e *engine.Engine, raw []string) (*psFilter, error) {
 			return nil, errdefs.InvalidArgument("filter %q: expected KEY=VALUE", r)
 		}
 		switch k {
-		case "id", "name", "label", "ancestor", "health":
+		case "id", "name", "label", "ancestor":
+		case "health":
+			switch v {
+			case engine.HealthStarting, engine.HealthHealthy, engine.HealthUnhealthy, engine.HealthNone:
+			default:
+				return nil, errdefs.InvalidArgument("filter %q: health is one of starting, healthy, unhealthy, none", r)
+			}
 		case "status":
 			switch v {
 			case "created", "restarting", "running", "removing", "paused", "exited", "dead":
@@ -107,7 +118,7 @@ func (pf *psFilter) match(c engine.ContainerSummary) bool {
 			case "ancestor":
 				ok = ok || c.Image == v || familiarName(c.Image) == familiarName(v) || strings.HasPrefix(c.ImageID, strings.TrimPrefix(v, "sha256:"))
 			case "health":
-				h := "none"
+				h := engine.HealthNone
 				if c.State.Health != nil {
 					h = c.State.Health.Status
 				}

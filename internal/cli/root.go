@@ -67,9 +67,12 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newRenameCmd(f),
 		newContainerCmd(f),
 		newLogsCmd(f, nil),
+		newHealthcheckCmd(f, nil),
+		newAttachCmd(f, nil),
 	)
 	addExecCmds(f, root)
 	addOpsCmds(f, root)
+	addToContainerGroup(root, newAttachCmd(f, nil))
 	markNoUserns(root)
 	return root
 }

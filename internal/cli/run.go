@@ -29,6 +29,9 @@ type RunOptions struct {
 	Cidfile    string
 	Quiet      bool
 	Replace    bool
+	// DetachKeys is --detach-keys; DetachKeysSet says it was given.
+	DetachKeys    string
+	DetachKeysSet bool
 }
 
 // addContainerFlags binds the flags `create` and `run` share.
@@ -74,6 +77,7 @@ func addContainerFlags(fl *pflag.FlagSet, o *RunOptions) {
 	fl.StringVar(&o.Cidfile, "cidfile", "", "write the container ID to this file")
 	fl.BoolVar(&o.Replace, "replace", false, "remove (with -f) an existing container of the same --name first")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "suppress pull progress")
+	addHealthFlags(fl, &c.Health)
 }
 
 func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
@@ -88,6 +92,7 @@ func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 			if cmd.Flags().Changed("entrypoint") {
 				opts.Container.Entrypoint = &opts.Entrypoint
 			}
+			opts.DetachKeysSet = cmd.Flags().Changed("detach-keys")
 			if runF != nil {
 				return runF(opts)
 			}
@@ -99,6 +104,7 @@ func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 	fl.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background and print the container ID")
 	fl.StringArrayVarP(&opts.Attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR")
 	fl.BoolVar(&opts.SigProxy, "sig-proxy", true, "relay received signals to the container")
+	fl.StringVar(&opts.DetachKeys, "detach-keys", "", "override the key sequence for detaching a -it container (default ctrl-p,ctrl-q)")
 	return cmd
 }
 
@@ -116,9 +122,16 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	keys, err := detachKeys(f, opts.DetachKeys, opts.DetachKeysSet)
+	if err != nil {
+		return err
+	}
 	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
 		return err
+	}
+	if detachableRun(opts, f.IO) {
+		return startAndAttach(ctx, f, e, id, true, keys)
 	}
 	if opts.Detach {
 		// The ID is printed once the container's process runs; a
@@ -237,6 +250,10 @@ func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string,
 		return err
 	}
 	e.RecordMonitor(run.ID, os.Getpid())
+	// Healthchecks of a foreground container are this process's job too.
+	healthCtx, stopHealth := context.WithCancel(context.Background())
+	defer stopHealth()
+	go run.RunHealthchecks(healthCtx)
 	var restore func()
 	if run.Tty {
 		restore = attachTerminal(f.IO, ttyOut, run, s)
@@ -261,6 +278,7 @@ func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string,
 		}
 	}()
 	code, werr := run.Wait()
+	stopHealth()
 	close(done)
 	if restore != nil {
 		restore()

@@ -41,6 +41,9 @@ type File struct {
 	Engine struct {
 		// LogLevel is one of debug, info, warn, error.
 		LogLevel string `toml:"log_level"`
+		// DetachKeys is the default of --detach-keys (attach, run -it,
+		// start -ai); empty means ctrl-p,ctrl-q.
+		DetachKeys string `toml:"detach_keys"`
 	} `toml:"engine"`
 }
 

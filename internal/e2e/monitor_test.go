@@ -128,7 +128,8 @@ func TestMonitorRunDetached(t *testing.T) {
 		t.Errorf("inspect: %q", got)
 	}
 	// One monitor, the container's parent, in C: no Go runtime, no
-	// terminal, only the container's pipes, its log and a signalfd open.
+	// terminal, only the container's pipes, its log, a signalfd and the
+	// attach socket open.
 	s := monState(t, h, id)
 	if s.MonitorPid <= 0 || monArgv0(s.MonitorPid) != "cove-monitor" {
 		t.Fatalf("monitor %d is %q", s.MonitorPid, monArgv0(s.MonitorPid))
@@ -142,7 +143,7 @@ func TestMonitorRunDetached(t *testing.T) {
 	fds, _ := os.ReadDir("/proc/" + strconv.Itoa(s.MonitorPid) + "/fd")
 	for _, fd := range fds {
 		target, _ := os.Readlink("/proc/" + strconv.Itoa(s.MonitorPid) + "/fd/" + fd.Name())
-		ok := target == "/dev/null" || strings.HasPrefix(target, "pipe:") || strings.HasPrefix(target, "anon_inode:[signalfd]") || strings.HasSuffix(target, "/container.log")
+		ok := target == "/dev/null" || strings.HasPrefix(target, "pipe:") || strings.HasPrefix(target, "anon_inode:[signalfd]") || strings.HasSuffix(target, "/container.log") || strings.HasPrefix(target, "socket:")
 		if !ok {
 			t.Errorf("monitor holds fd %s -> %s", fd.Name(), target)
 		}

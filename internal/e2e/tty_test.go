@@ -3,10 +3,10 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +40,28 @@ func openPty(t *testing.T) (master, slave *os.File) {
 func TestRunTTY(t *testing.T) {
 	h := newHarness(t)
 	loadBusybox(t, h)
+	cmd, m, s, out, before := ttyCove(t, h, "run", "--rm", "-it", "cove-test/busybox", "sh", "-c", "tty; stty size; read line; echo got:$line; exit 7")
+	waitFor(t, 20*time.Second, "the terminal's size", func() bool { return strings.Contains(out.String(), "33 101") })
+	m.Write([]byte("hello\r"))
+	if code := exitCode(cmd.Wait()); code != 7 {
+		t.Fatalf("run -it exit %d, want 7; output %q", code, out.String())
+	}
+	termRestored(t, s, before)
+	o := out.String()
+	for _, want := range []string{"/dev/pts/", "33 101", "got:hello"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("tty output lacks %q: %q", want, o)
+		}
+	}
+}
+
+// ttyCove starts cove ARGS with a new pseudo-terminal (33x101) as its
+// controlling terminal and stdio; it returns the master, the slave, the
+// collected output and the terminal's settings before.
+func ttyCove(t *testing.T, h *Harness, args ...string) (*exec.Cmd, *os.File, *os.File, *syncBuffer, unix.Termios) {
+	t.Helper()
 	m, s := openPty(t)
-	defer m.Close()
+	t.Cleanup(func() { m.Close(); s.Close() })
 	if h.user != nil {
 		os.Chown(s.Name(), h.user.uid, h.user.gid)
 	}
@@ -49,7 +69,7 @@ func TestRunTTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := h.Cmd("run", "--rm", "-it", "cove-test/busybox", "sh", "-c", "tty; stty size; read line; echo got:$line; exit 7")
+	cmd := h.Cmd(args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
 	cmd.SysProcAttr.Setsid = true
 	cmd.SysProcAttr.Setctty = true
@@ -57,35 +77,20 @@ func TestRunTTY(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	done := make(chan struct{})
-	go func() { io.Copy(&out, m); close(done) }()
-	time.Sleep(300 * time.Millisecond)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "33 101") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	m.Write([]byte("hello\r"))
-	err = cmd.Wait()
-	if code := exitCode(err); code != 7 {
-		t.Fatalf("run -it exit %d, want 7; output %q", code, out.String())
-	}
-	after, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS)
+	t.Cleanup(func() { cmd.Process.Kill() })
+	out := &syncBuffer{}
+	go io.Copy(out, m)
+	return cmd, m, s, out, *before
+}
+
+// termRestored checks that the terminal's modes are back as they were.
+func termRestored(t *testing.T, pty *os.File, before unix.Termios) {
+	t.Helper()
+	after, err := unix.IoctlGetTermios(int(pty.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-	}
-	o := out.String()
-	for _, want := range []string{"/dev/pts/", "33 101", "got:hello"} {
-		if !strings.Contains(o, want) {
-			t.Errorf("tty output lacks %q: %q", want, o)
-		}
-	}
-	if before.Lflag != after.Lflag || before.Iflag != after.Iflag || before.Oflag != after.Oflag {
+	if after.Lflag != before.Lflag || after.Iflag != before.Iflag || after.Oflag != before.Oflag {
 		t.Errorf("terminal not restored: lflag %x -> %x", before.Lflag, after.Lflag)
 	}
 }

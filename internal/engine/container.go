@@ -65,6 +65,9 @@ type ContainerOptions struct {
 	LogOpts   []string `json:"LogOpts,omitempty"`
 	// Pull is always, missing (default) or never.
 	Pull string `json:"Pull,omitempty"`
+	// Health holds the --health-* flags and --no-healthcheck (see
+	// health.go).
+	Health HealthOptions `json:"Health,omitzero"`
 }
 
 // containerRecord is the engine's part of a container's state record.
@@ -95,6 +98,9 @@ type parsedOptions struct {
 	// SeccompProfile holds a --security-opt seccomp=FILE profile's content,
 	// embedded at create as Docker does, so the file may change or go.
 	SeccompProfile json.RawMessage `json:"SeccompProfile,omitempty"`
+	// Healthcheck is the flags' healthcheck, merged with the image's at
+	// create (health.go); nil or a NONE test: none.
+	Healthcheck *spec.Healthcheck `json:"Healthcheck,omitempty"`
 }
 
 // parseOptions validates every user-supplied value before anything is
@@ -182,6 +188,9 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 		}
 	}
 	if err := checkLogOptions(o); err != nil {
+		return nil, err
+	}
+	if p.Healthcheck, err = spec.ParseHealthOptions(spec.HealthOptions(o.Health)); err != nil {
 		return nil, err
 	}
 	if o.StopSignal != "" {
@@ -280,6 +289,9 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 			return "", err
 		}
 	case err != nil:
+		return "", err
+	}
+	if parsed.Healthcheck, err = mergeImageHealthcheck(parsed.Healthcheck, svc.Healthcheck(img)); err != nil {
 		return "", err
 	}
 	stores, err := e.States()

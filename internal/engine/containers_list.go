@@ -184,6 +184,7 @@ type InspectContainerConfig struct {
 	StdinOnce    bool                `json:"StdinOnce"`
 	Env          []string            `json:"Env"`
 	Cmd          []string            `json:"Cmd"`
+	Healthcheck  *spec.Healthcheck   `json:"Healthcheck,omitempty"`
 	Image        string              `json:"Image"`
 	Volumes      map[string]struct{} `json:"Volumes"`
 	WorkingDir   string              `json:"WorkingDir"`
@@ -320,7 +321,7 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		Hostname: rec.Hostname, User: user, Tty: o.Tty, OpenStdin: o.OpenStdin, AttachStdout: true, AttachStderr: true,
 		AttachStdin: o.OpenStdin, Env: nonNilStrings(env), Cmd: cmd, Image: o.Image, Volumes: rec.ImageConfig.Volumes,
 		WorkingDir: workdir, Entrypoint: entry, Labels: labels, StopSignal: stopSig, StopTimeout: o.StopTimeout,
-		ExposedPorts: rec.ImageConfig.ExposedPorts,
+		ExposedPorts: rec.ImageConfig.ExposedPorts, Healthcheck: p.Healthcheck,
 	}
 	in.NetworkSettings = InspectNetwork{Ports: map[string][]PortBinding{}}
 	return in, nil

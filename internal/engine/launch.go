@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/cove-run/cove/internal/config"
@@ -90,6 +91,23 @@ func init() {
 // starting (an *errdefs.ExitError with 125, 126 or 127). Starting a
 // running container does nothing.
 func (e *Engine) StartDetached(ctx context.Context, ref string) (string, error) {
+	return e.StartDetachedWith(ctx, ref, DetachedStart{})
+}
+
+// DetachedStart are the options of a detached start that a client will
+// attach to at once (start -a).
+type DetachedStart struct {
+	// WaitAttach makes the monitor hold the container's output until the
+	// first attach client connects (at most attachStartWait), so that
+	// nothing printed before the attach is missed.
+	WaitAttach bool
+	// ConsoleRows and ConsoleCols size a -t container's terminal from its
+	// first instruction.
+	ConsoleRows, ConsoleCols uint16
+}
+
+// StartDetachedWith is StartDetached with options.
+func (e *Engine) StartDetachedWith(ctx context.Context, ref string, o DetachedStart) (string, error) {
 	stores, err := e.States()
 	if err != nil {
 		return "", err
@@ -98,7 +116,9 @@ func (e *Engine) StartDetached(ctx context.Context, ref string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	c, err := e.reconciled(id)
+	// settled: a run that just ended is recorded as such first, so that
+	// it is started again rather than taken for running.
+	c, err := e.settled(id)
 	if err != nil {
 		return "", err
 	}
@@ -117,9 +137,16 @@ func (e *Engine) StartDetached(ctx context.Context, ref string) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	args := []string{LaunchRole}
+	if o.WaitAttach {
+		args = append(args, "--attach-wait")
+	}
+	if o.ConsoleRows > 0 && o.ConsoleCols > 0 {
+		args = append(args, "--console-size", fmt.Sprintf("%d,%d", o.ConsoleRows, o.ConsoleCols))
+	}
 	cmd := &exec.Cmd{
 		Path: "/proc/self/exe",
-		Args: []string{LaunchRole, id},
+		Args: append(args, id),
 		Env:  append(os.Environ(), envLaunchConfig+"="+string(cfg)),
 		// Not the CLI's directory: the monitor lives on and must not
 		// keep a user's directory (or a mount under it) busy.
@@ -166,12 +193,16 @@ type launcher struct {
 	stores *state.Store
 
 	// The running container, between start and execMonitor.
-	proc    *runtime.Process
-	pid     int
-	logCfg  LogConfig
-	files   []*os.File // kept reachable: a collected *os.File closes its fd
-	fds     map[string]int
-	backoff time.Duration
+	proc   *runtime.Process
+	pid    int
+	logCfg LogConfig
+	health *spec.Healthcheck
+	// attachWait and consoleRows/Cols: the first run's DetachedStart.
+	attachWait               bool
+	consoleRows, consoleCols uint
+	files                    []*os.File // kept reachable: a collected *os.File closes its fd
+	fds                      map[string]int
+	backoff                  time.Duration
 }
 
 // LaunchMain is the entry point of the launcher role.
@@ -183,6 +214,7 @@ func LaunchMain() int {
 		finished  time.Time
 		backoff   time.Duration
 		id        string
+		first     DetachedStart
 	)
 	args := os.Args[1:]
 	for i := 0; i < len(args); i++ {
@@ -209,6 +241,13 @@ func LaunchMain() int {
 		case "--backoff":
 			ms, _ := strconv.Atoi(val())
 			backoff = time.Duration(ms) * time.Millisecond
+		case "--attach-wait":
+			first.WaitAttach = true
+		case "--console-size":
+			r, c, _ := strings.Cut(val(), ",")
+			rows, _ := strconv.ParseUint(r, 10, 16)
+			cols, _ := strconv.ParseUint(c, 10, 16)
+			first.ConsoleRows, first.ConsoleCols = uint16(rows), uint16(cols)
 		default:
 			id = a
 		}
@@ -243,7 +282,8 @@ func LaunchMain() int {
 	if err != nil {
 		return report(err)
 	}
-	l := &launcher{e: e, id: id, dir: stores.Dir(id), stores: stores, backoff: backoff}
+	l := &launcher{e: e, id: id, dir: stores.Dir(id), stores: stores, backoff: backoff,
+		attachWait: first.WaitAttach, consoleRows: uint(first.ConsoleRows), consoleCols: uint(first.ConsoleCols)}
 	os.Chdir("/")
 	// Orphans of a container without its own pid namespace come to us
 	// rather than to the host's init; the monitor reaps them. The
@@ -331,6 +371,7 @@ func (l *launcher) start(fresh bool) error {
 	if l.logCfg, err = logConfigOf(rec); err != nil {
 		return err
 	}
+	l.health = rec.Parsed.Healthcheck
 	// Requests and an exit left from an earlier run are not for this one.
 	relayDir := filepath.Join(l.dir, relayDirName)
 	os.RemoveAll(relayDir)
@@ -363,6 +404,9 @@ func (l *launcher) start(fresh bool) error {
 	sp, err := l.e.specFor(c, rec, rootfs)
 	if err != nil {
 		return failed(err)
+	}
+	if sp.Process != nil && sp.Process.Terminal && l.consoleRows > 0 && l.consoleCols > 0 {
+		sp.Process.ConsoleSize = &specs.Box{Height: l.consoleRows, Width: l.consoleCols}
 	}
 	opts := runtime.Options{Spec: sp}
 	// childEnds go to the container; the other ends are kept for the
@@ -431,6 +475,7 @@ func (l *launcher) start(fresh bool) error {
 		s.Error = ""
 		s.StartedAt = time.Now().UTC()
 		s.FinishedAt = time.Time{}
+		s.Health = healthOnStart(s.Health, rec)
 		if fresh {
 			// A user's start: the restart count and a user's stop are
 			// history (Docker resets both).
@@ -464,6 +509,12 @@ func (l *launcher) execMonitor() int {
 		"--log-max-size", strconv.FormatInt(l.logCfg.MaxSize, 10),
 		"--log-max-file", strconv.Itoa(l.logCfg.MaxFile),
 		"--backoff", strconv.FormatInt(int64(l.backoff/time.Millisecond), 10),
+	}
+	argv = append(argv, healthSchedule(l.health)...)
+	if l.attachWait {
+		// Only the first run: the launcher that a restart goes through
+		// is not given --attach-wait; nobody waits to attach then.
+		argv = append(argv, "--attach-wait", strconv.FormatInt(int64(attachStartWait/time.Millisecond), 10))
 	}
 	for name, fd := range l.fds {
 		// Go opens everything close-on-exec; these must cross.
@@ -532,6 +583,7 @@ func (l *launcher) afterExit(pid, code int, finished time.Time) int {
 		s.Error = ""
 		s.FinishedAt = finished
 		s.Pid, s.PidStart = 0, 0
+		healthOnExit(s)
 		return nil
 	})
 	if err != nil {

@@ -73,7 +73,14 @@ func MonitorAlive(pid int, id string) bool {
 		return false
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
+	// Empty while the process is in the middle of an execve (the launcher
+	// becoming the monitor and back: the new memory is in place before
+	// its argument area is), and for kernel threads: look again, briefly.
+	for i := 0; err == nil && len(b) == 0 && i < 50; i++ {
+		time.Sleep(time.Millisecond)
+		b, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	}
+	if err != nil || len(b) == 0 {
 		return false
 	}
 	args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")

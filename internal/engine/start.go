@@ -16,6 +16,7 @@ import (
 
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/runtime"
+	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
 )
 
@@ -39,6 +40,7 @@ type Running struct {
 	AutoRemove bool
 	proc       *runtime.Process
 	e          *Engine
+	health     *spec.Healthcheck
 }
 
 // Pid is the container's first process.
@@ -65,6 +67,7 @@ func (r *Running) Wait() (int, error) {
 			st.ExitCode = code
 			st.FinishedAt = time.Now().UTC()
 			st.Pid = 0
+			healthOnExit(st)
 			if err != nil {
 				st.Error = err.Error()
 			}
@@ -139,7 +142,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 			sig = v
 		}
 	}
-	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, e: e}
+	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, e: e, health: rec.Parsed.Healthcheck}
 	pid := proc.Pid()
 	if err := stores.SetState(id, func(s *state.State) error {
 		s.Status = state.Running
@@ -154,6 +157,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 		s.Error = ""
 		s.StartedAt = time.Now().UTC()
 		s.FinishedAt = time.Time{}
+		s.Health = healthOnStart(s.Health, rec)
 		return nil
 	}); err != nil {
 		proc.Signal(syscall.SIGKILL)
@@ -208,6 +212,7 @@ func (e *Engine) reconciled(id string) (*state.Container, error) {
 			}
 		}
 		s.Pid = 0
+		healthOnExit(s)
 		return nil
 	})
 	if err != nil {

@@ -433,6 +433,12 @@ func (s *Service) Inspect(nameOrID string) (*Inspect, error) {
 	return in, nil
 }
 
+// Healthcheck returns the image's HEALTHCHECK (Docker's config field,
+// which the OCI image config drops), or nil.
+func (s *Service) Healthcheck(img *cstorage.Image) *HealthConfig {
+	return healthFromConfig(s, img)
+}
+
 // healthFromConfig reads the Docker-only Healthcheck field, which the OCI
 // config type drops.
 func healthFromConfig(s *Service, img *cstorage.Image) *HealthConfig {

@@ -49,11 +49,18 @@
 //	--stdin FD         write end of the container's stdin pipe (-i), held
 //	                   open for a later attach
 //	--backoff MS       the restart back-off, passed back to the launcher
+//	--health-interval MS --health-timeout MS --health-start-period MS
+//	--health-start-interval MS
+//	                   the container's healthcheck schedule (absent: none);
+//	                   see "Healthchecks" below
+//	--attach-wait MS   read nothing of the container's output until the
+//	                   first attach client connects (start -a), at most MS
 //
 // Files in DIR this process uses:
 //
 //	relay/SIG-...  signal requests (see relay_requests)
 //	relay.sig      a single signal request, decimal (see relay_requests)
+//	attach         the attach socket (see "Attach" below)
 //	exit           the container's exit, written before anything else is
 //	               attempted after it: "PID exited|signaled N SEC.NSEC\n"
 //	               (written to .exit.tmp, fsynced, renamed)
@@ -79,8 +86,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -89,6 +100,7 @@
 
 #define MONITOR_ROLE "cove-monitor"
 #define LAUNCH_ROLE "cove-launch"
+#define HEALTH_ROLE "cove-health"
 
 // The real-time signal that asks us to look at DIR/relay. Kept in step with
 // engine.RelaySignal. 40 is SIGRTMIN+6 for glibc and musl alike.
@@ -141,6 +153,28 @@ static int exited;	    // the container's first process has been reaped
 static int exit_status;	    // its wait status
 static struct timespec finished; // when we reaped it (CLOCK_REALTIME)
 static char relay_dir[PATH_MAX], relay_file[PATH_MAX], relay_taken[PATH_MAX];
+
+// Healthchecks (see the section below). Times are CLOCK_MONOTONIC ms.
+static struct {
+	long long interval, timeout, start_period, start_interval; // interval 0: none
+	long long started;	 // when we started supervising this run
+	long long next;		 // when the next probe is due
+	long long probe_started; // when the running helper was started
+	pid_t pid;		 // the running helper, 0 if none
+	int status;		 // the helper's last exit code (HEALTH_*)
+} health;
+
+// Exit codes of the helper (engine.healthExit*): the status after its
+// probe, or nothing recorded.
+enum { HEALTH_HEALTHY = 0, HEALTH_UNHEALTHY = 1, HEALTH_STARTING = 2, HEALTH_SKIPPED = 3 };
+
+// A helper that outlives its probe's timeout by this much is stuck (it
+// enforces the timeout itself): it is killed and the probe is lost.
+#define HEALTH_GRACE_MS 10000
+
+static long long now_ms(void);
+static void health_done(int st);
+static void attach_output(int stream, const char *p, size_t n);
 
 // ---------------------------------------------------------------- output
 
@@ -469,6 +503,7 @@ static void read_stream(struct stream *s)
 		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
+		attach_output(s == &streams[0] ? 1 : 2, s->buf + s->len, (size_t)n);
 		s->len += (size_t)n;
 		take_lines(s, &ts);
 		out_flush();
@@ -577,6 +612,11 @@ static void reap(void)
 			}
 			return;
 		}
+		if (w == health.pid && health.pid > 0) {
+			health.pid = 0;
+			health_done(st);
+			continue;
+		}
 		// As a child subreaper we also collect orphans of the
 		// container (without a pid namespace); only its first process
 		// matters.
@@ -611,6 +651,298 @@ static void write_exit_file(void)
 	fsync(fd);
 	close(fd);
 	rename(tmp, path);
+}
+
+// ----------------------------------------------------------- healthchecks
+//
+// The monitor keeps the schedule; a probe is a short-lived Go process,
+// this binary as "cove-health ID PID" (engine.HealthMain), which runs the
+// healthcheck command in the container through the exec path, enforces
+// the timeout, records the result in the container's state under its lock
+// and exits with the resulting status. Keeping the Go runtime out of this
+// process keeps the monitor at its few hundred kilobytes; a probe costs
+// one Go start-up, as Podman's `podman healthcheck run` per timer does.
+//
+// Docker's schedule: the first probe one interval after the start, the
+// next one interval after the previous one finished; while the container
+// is still "starting" within its start period, the start interval instead.
+// One probe at a time.
+
+static long long health_delay(void)
+{
+	if (health.status == HEALTH_STARTING && now_ms() - health.started < health.start_period)
+		return health.start_interval;
+	return health.interval;
+}
+
+// health_done handles the helper's exit (wait status st).
+static void health_done(int st)
+{
+	if (WIFEXITED(st) && WEXITSTATUS(st) <= HEALTH_STARTING)
+		health.status = WEXITSTATUS(st);
+	health.next = now_ms() + health_delay();
+}
+
+// health_spawn starts a probe. The helper gets a clean signal state (the
+// Go runtime installs its own handlers, but a blocked mask and SIG_IGN
+// survive execve), our environment (the launcher's configuration is in
+// it), /dev/null as stdio (ours), and none of our other descriptors (all
+// close-on-exec). It dies with us: a probe must not outlive its monitor.
+static void health_spawn(void)
+{
+	pid_t self = getpid();
+	pid_t p = fork();
+	if (p < 0) {
+		health.next = now_ms() + health.interval;
+		return;
+	}
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != self)
+			_exit(HEALTH_SKIPPED); // the monitor died before the prctl
+		signal(SIGPIPE, SIG_DFL);
+		signal(RELAY_SIGNAL, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		char pidbuf[16];
+		snprintf(pidbuf, sizeof pidbuf, "%d", (int)ctr_pid);
+		char *argv[] = {HEALTH_ROLE, (char *)ctr_id, pidbuf, NULL};
+		execve("/proc/self/exe", argv, environ);
+		_exit(HEALTH_SKIPPED);
+	}
+	health.pid = p;
+	health.probe_started = now_ms();
+}
+
+// health_tick starts a due probe or kills a stuck one, and returns how
+// long poll may sleep before the next tick (-1: no healthcheck).
+static int health_tick(void)
+{
+	if (health.interval <= 0 || exited)
+		return -1;
+	long long now = now_ms(), due;
+	if (health.pid > 0) {
+		due = health.probe_started + health.timeout + HEALTH_GRACE_MS;
+		if (now >= due) {
+			kill(health.pid, SIGKILL); // reaped through SIGCHLD
+			return 100;
+		}
+	} else {
+		if (now >= health.next) {
+			health_spawn();
+			return health_tick();
+		}
+		due = health.next;
+	}
+	long long d = due - now;
+	return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+// health_stop ends a probe still running when the container has exited:
+// its result would be dropped anyway (the container is not the run it
+// probed), and the launcher we exec must not inherit it.
+static void health_stop(void)
+{
+	if (health.pid <= 0)
+		return;
+	kill(health.pid, SIGKILL);
+	while (waitpid(health.pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	health.pid = 0;
+}
+
+// ----------------------------------------------------------------- attach
+//
+// `cove attach` (and `start -a`) connect to DIR/attach, a SOCK_SEQPACKET
+// socket we listen on: message boundaries for free, so every packet is one
+// byte of type and its payload, with no framing to parse.
+//
+//	to clients    ATT_STDOUT/ATT_STDERR + the bytes as read from the
+//	              container (a terminal's output is stdout), and last
+//	              ATT_EXIT + the decimal exit code (128+N for signal N);
+//	              ATT_BUSY alone to a client beyond ATTACH_MAX, then EOF
+//	from clients  ATT_STDIN + bytes for the container's stdin (-i);
+//	              ATT_RESIZE + "ROWS COLS" for its terminal (-t)
+//
+// Output goes to every client (at most ATTACH_MAX) as well as to the log.
+// We never block on a client: a send that does not fit its socket buffer
+// (1 MiB) disconnects that client rather than stall the container and
+// every other reader. Input is written without blocking too; what the
+// container's stdin does not take yet waits in one buffer, and clients are
+// not read until it has drained, so a fast client is slowed to the
+// container's pace rather than losing bytes. The detach keys are the
+// client's business: it simply disconnects, and the container runs on.
+
+#define ATTACH_MAX 8
+enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4, ATT_BUSY = 5 };
+
+static int attach_fd = -1;	    // the listening socket
+static int clients[ATTACH_MAX];	    // connected clients, -1 for free slots
+static int console_fd = -1;	    // for resizes
+static long long attach_wait_until; // --attach-wait deadline, 0 when not waiting
+static char in_buf[LINE_MAX_BYTES + 1];
+static size_t in_len, in_off; // stdin bytes accepted but not yet written
+
+// attach_path formats the socket's path through /proc/self/fd/DIRFD: a
+// sockaddr_un holds 108 bytes, and a container's directory under a home
+// directory is longer than that.
+static int attach_path(struct sockaddr_un *sa, int dfd)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	return snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/attach", dfd) < (int)sizeof sa->sun_path;
+}
+
+static void attach_listen(void)
+{
+	for (int i = 0; i < ATTACH_MAX; i++)
+		clients[i] = -1;
+	int dfd = open(ctr_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && attach_path(&sa, dfd)) {
+		// A socket left by an earlier monitor of this container (its
+		// run ended, or it was killed) is in the way.
+		unlinkat(dfd, "attach", 0);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, ATTACH_MAX) == 0) {
+			attach_fd = fd;
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+}
+
+static void attach_drop(int i)
+{
+	close(clients[i]);
+	clients[i] = -1;
+}
+
+static int attach_clients(void)
+{
+	int n = 0;
+	for (int i = 0; i < ATTACH_MAX; i++)
+		n += clients[i] >= 0;
+	return n;
+}
+
+static void attach_accept(void)
+{
+	for (;;) {
+		int c = accept4(attach_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0)
+			return;
+		int slot = -1;
+		for (int i = 0; i < ATTACH_MAX && slot < 0; i++)
+			if (clients[i] < 0)
+				slot = i;
+		if (slot < 0) {
+			// Too many: say so, rather than leave the client to
+			// guess at a bare EOF.
+			unsigned char busy = ATT_BUSY;
+			send(c, &busy, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			close(c);
+			continue;
+		}
+		int sz = 1 << 20;
+		setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+		clients[slot] = c;
+		attach_wait_until = 0;
+	}
+}
+
+static void attach_send(int i, int type, const char *p, size_t n)
+{
+	unsigned char t = (unsigned char)type;
+	struct iovec iov[2] = {{&t, 1}, {(void *)p, n}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+	if (sendmsg(clients[i], &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EINTR)
+		attach_drop(i);
+}
+
+static void attach_output(int stream, const char *p, size_t n)
+{
+	for (int i = 0; i < ATTACH_MAX; i++)
+		if (clients[i] >= 0)
+			attach_send(i, stream, p, n);
+}
+
+// attach_write_stdin writes pending input to the container's stdin, as far
+// as it takes it now.
+static void attach_write_stdin(void)
+{
+	while (in_off < in_len) {
+		ssize_t w = write(stdin_fd, in_buf + in_off, in_len - in_off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w <= 0) {
+			// The container closed its stdin: input is dropped.
+			break;
+		}
+		in_off += (size_t)w;
+	}
+	in_len = in_off = 0;
+}
+
+static void attach_input(int i)
+{
+	for (int rounds = 0; rounds < 8 && in_len == 0 && clients[i] >= 0; rounds++) {
+		// One byte short of the buffer: a resize is terminated in place.
+		ssize_t n = recv(clients[i], in_buf, sizeof in_buf - 1, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			attach_drop(i); // the client went away (detached)
+			return;
+		}
+		if (in_buf[0] == ATT_STDIN && n > 1 && stdin_fd >= 0 && !exited) {
+			in_off = 1;
+			in_len = (size_t)n;
+			attach_write_stdin();
+		} else if (in_buf[0] == ATT_RESIZE && console_fd >= 0) {
+			in_buf[n] = 0;
+			struct winsize ws = {0};
+			unsigned rows, cols;
+			if (sscanf(in_buf + 1, "%u %u", &rows, &cols) == 2 && rows > 0 && cols > 0 && rows < 65536 && cols < 65536) {
+				ws.ws_row = (unsigned short)rows;
+				ws.ws_col = (unsigned short)cols;
+				ioctl(console_fd, TIOCSWINSZ, &ws);
+			}
+		}
+	}
+}
+
+// attach_close tells every client how the container ended and disconnects
+// them; the socket goes, so that nobody connects to a monitor that is
+// about to be the launcher.
+static void attach_close(void)
+{
+	char code[16];
+	int n = snprintf(code, sizeof code, "%d", WIFSIGNALED(exit_status) ? 128 + WTERMSIG(exit_status) : WEXITSTATUS(exit_status));
+	for (int i = 0; i < ATTACH_MAX; i++)
+		if (clients[i] >= 0) {
+			attach_send(i, ATT_EXIT, code, (size_t)n);
+			if (clients[i] >= 0)
+				attach_drop(i);
+		}
+	if (attach_fd >= 0) {
+		int dfd = open(ctr_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			unlinkat(dfd, "attach", 0);
+			close(dfd);
+		}
+		close(attach_fd);
+		attach_fd = -1;
+	}
 }
 
 // --------------------------------------------------------------- helpers
@@ -691,7 +1023,8 @@ static void back_to_launcher(void)
 static void monitor_main(int argc, char **argv)
 {
 	const char *log_path = NULL, *driver = "json-file";
-	int out_fd = -1, err_fd = -1, console_fd = -1;
+	int out_fd = -1, err_fd = -1;
+	long long attach_wait = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 		if (!strcmp(k, "--id"))
@@ -718,6 +1051,16 @@ static void monitor_main(int argc, char **argv)
 			stdin_fd = parse_fd(v);
 		else if (!strcmp(k, "--backoff"))
 			backoff = v;
+		else if (!strcmp(k, "--health-interval"))
+			health.interval = atoll(v);
+		else if (!strcmp(k, "--health-timeout"))
+			health.timeout = atoll(v);
+		else if (!strcmp(k, "--health-start-period"))
+			health.start_period = atoll(v);
+		else if (!strcmp(k, "--health-start-interval"))
+			health.start_interval = atoll(v);
+		else if (!strcmp(k, "--attach-wait"))
+			attach_wait = atoll(v);
 	}
 	if (!ctr_id || !ctr_dir || ctr_pid <= 0) {
 		// Called by hand, or a launcher of another version: without a
@@ -780,6 +1123,12 @@ static void monitor_main(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		if (streams[i].fd >= 0)
 			fcntl(streams[i].fd, F_SETFL, fcntl(streams[i].fd, F_GETFL) | O_NONBLOCK);
+	// Attach input is written without blocking (see "Attach").
+	if (stdin_fd >= 0)
+		fcntl(stdin_fd, F_SETFL, fcntl(stdin_fd, F_GETFL) | O_NONBLOCK);
+	attach_listen();
+	if (attach_wait > 0)
+		attach_wait_until = now_ms() + attach_wait;
 
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	snprintf(relay_dir, sizeof relay_dir, "%s/relay", ctr_dir);
@@ -805,10 +1154,29 @@ static void monitor_main(int argc, char **argv)
 	reap();
 	relay_requests();
 
+	if (health.interval > 0) {
+		if (health.start_interval <= 0)
+			health.start_interval = health.interval;
+		health.started = now_ms();
+		health.status = HEALTH_STARTING;
+		health.next = health.started + health_delay();
+	}
+
 	long long drain_start = 0, last_data = 0;
 	for (;;) {
 		int timeout = -1;
-		if (exited) {
+		// start -a: the output waits in its pipe for the first client.
+		int waiting = 0;
+		if (attach_wait_until > 0) {
+			long long left = attach_wait_until - now_ms();
+			if (left > 0 && attach_clients() == 0) {
+				waiting = 1;
+				timeout = left > INT_MAX ? INT_MAX : (int)left;
+			} else {
+				attach_wait_until = 0;
+			}
+		}
+		if (exited && !waiting) {
 			long long now = now_ms();
 			if (!drain_start)
 				drain_start = last_data = now;
@@ -816,24 +1184,45 @@ static void monitor_main(int argc, char **argv)
 				break;
 			timeout = DRAIN_IDLE_MS - (int)(now - last_data);
 		}
-		struct pollfd p[3];
-		int np = 0, idx[3];
+		// idx: -1 the signalfd, 0 and 1 the streams, 2 the attach
+		// socket, 3 the stdin's room, 10+i client i.
+		struct pollfd p[5 + ATTACH_MAX];
+		int np = 0, idx[5 + ATTACH_MAX];
 		if (sfd >= 0) {
 			p[np].fd = sfd;
 			p[np].events = POLLIN;
 			idx[np++] = -1;
 		}
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2 && !waiting; i++)
 			if (streams[i].fd >= 0) {
 				p[np].fd = streams[i].fd;
 				p[np].events = POLLIN;
 				idx[np++] = i;
+			}
+		if (attach_fd >= 0 && (!exited || waiting)) {
+			p[np].fd = attach_fd;
+			p[np].events = POLLIN;
+			idx[np++] = 2;
+		}
+		if (in_len > 0) {
+			p[np].fd = stdin_fd;
+			p[np].events = POLLOUT;
+			idx[np++] = 3;
+		}
+		for (int i = 0; i < ATTACH_MAX; i++)
+			if (clients[i] >= 0 && in_len == 0) {
+				p[np].fd = clients[i];
+				p[np].events = POLLIN;
+				idx[np++] = 10 + i;
 			}
 		if (sfd < 0 && !exited) {
 			// No signalfd (out of descriptors?): poll for the exit.
 			timeout = 100;
 			reap();
 		}
+		int ht = health_tick();
+		if (ht >= 0 && (timeout < 0 || ht < timeout))
+			timeout = ht;
 		int r = poll(p, (nfds_t)np, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -858,6 +1247,13 @@ static void monitor_main(int argc, char **argv)
 					reap();
 				if (relay)
 					relay_requests();
+			} else if (idx[k] == 2) {
+				attach_accept();
+			} else if (idx[k] == 3) {
+				attach_write_stdin();
+			} else if (idx[k] >= 10) {
+				if (clients[idx[k] - 10] >= 0)
+					attach_input(idx[k] - 10);
 			} else {
 				read_stream(&streams[idx[k]]);
 				last_data = now_ms();
@@ -874,6 +1270,8 @@ static void monitor_main(int argc, char **argv)
 	if (lg.fd >= 0)
 		close(lg.fd);
 	write_exit_file();
+	attach_close();
+	health_stop();
 	if (sfd >= 0)
 		close(sfd);
 	back_to_launcher();
