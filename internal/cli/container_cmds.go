@@ -164,7 +164,11 @@ func rmRun(f *Factory, opts *RmOptions) error {
 	code := 0
 	var last error
 	for _, n := range names {
-		if _, err := e.RemoveContainer(n, opts.Force); err != nil {
+		remove := e.RemoveContainer
+		if opts.Volumes {
+			remove = e.RemoveContainerAndVolumes
+		}
+		if _, err := remove(n, opts.Force); err != nil {
 			fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
 			c := errdefs.ExitCove
 			switch {

@@ -67,6 +67,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newRenameCmd(f),
 		newContainerCmd(f),
 		newLogsCmd(f, nil),
+		newVolumeCmd(f),
 	)
 	addExecCmds(f, root)
 	markNoUserns(root)

@@ -279,6 +279,18 @@ func parseSignal(s string) (syscall.Signal, error) {
 // RemoveContainer removes a container's layer and record. A running
 // container is refused unless force, which kills it first.
 func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
+	return e.removeContainer(ref, force, false)
+}
+
+// RemoveContainerAndVolumes is `rm -v`: RemoveContainer, then the
+// container's anonymous volumes that no other container uses.
+func (e *Engine) RemoveContainerAndVolumes(ref string, force bool) (string, error) {
+	return e.removeContainer(ref, force, true)
+}
+
+// removeContainer removes the container; its anonymous volumes go too
+// with volumes or when the container was created with --rm, as Docker.
+func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error) {
 	stores, err := e.States()
 	if err != nil {
 		return "", err
@@ -328,6 +340,11 @@ func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
 	}
 	if err := stores.Delete(id); err != nil {
 		return "", err
+	}
+	if volumes || rec.Options.AutoRemove {
+		if err := e.removeAnonymousVolumes(rec); err != nil {
+			return id, fmt.Errorf("container %s removed, but not all of its volumes: %w", c.Name, err)
+		}
 	}
 	phase("rm: removed")
 	return id, nil
