@@ -419,16 +419,23 @@ func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string
 	if in.Mounts, err = e.volumeMounts(p.Mounts, rootfs); err != nil {
 		return nil, err
 	}
-	for _, m := range in.Mounts {
-		if m.Type == spec.MountBind && m.CreateSource {
+	for i := range in.Mounts {
+		m := &in.Mounts[i]
+		if m.Type != spec.MountBind {
+			continue
+		}
+		if _, err := os.Stat(m.Source); err != nil && m.CreateSource {
 			// Docker creates a missing -v source as a directory; an
 			// existing file or directory is bound as it is.
-			if _, err := os.Stat(m.Source); err == nil {
-				continue
-			}
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
 				return nil, errdefs.InvalidArgument("-v %s:%s: creating the host directory: %v", m.Source, m.Destination, err)
 			}
+		}
+		// A source that is (or passes through) a symlink is bound, and
+		// chowned for :U, as the directory it names, resolved once here
+		// on the host: the container sees the target, never the link.
+		if real, err := filepath.EvalSymlinks(m.Source); err == nil {
+			m.Source = real
 		}
 	}
 	sp, err := spec.Generate(in)

@@ -151,12 +151,15 @@ type InspectHostConfig struct {
 
 // InspectMount is one entry of Mounts.
 type InspectMount struct {
-	Type        string `json:"Type"`
+	Type string `json:"Type"`
+	// Name and Driver are set for volumes, as Docker does.
+	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 	Mode        string `json:"Mode"`
 	RW          bool   `json:"RW"`
 	Propagation string `json:"Propagation"`
+	Driver      string `json:"Driver,omitempty"`
 }
 
 // InspectContainerConfig is the Config section.
@@ -270,7 +273,14 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 			if prop == "" {
 				prop = "rprivate"
 			}
-			in.Mounts = append(in.Mounts, InspectMount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly, Propagation: prop})
+			im := InspectMount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly, Propagation: prop}
+			if m.Type == spec.MountVolume {
+				im.Name, im.Driver, im.Propagation = m.Source, "local", ""
+				if vs, err := e.Volumes(); err == nil {
+					im.Source = vs.DataDir(m.Source)
+				}
+			}
+			in.Mounts = append(in.Mounts, im)
 		}
 	}
 	in.HostConfig = hc

@@ -57,7 +57,7 @@ func parseVolumeOpts(raw []string) (map[string]string, error) {
 	opts := map[string]string{}
 	for _, r := range raw {
 		k, v, ok := strings.Cut(r, "=")
-		if !ok || k == "" {
+		if !ok || k == "" || v == "" {
 			return nil, errdefs.InvalidArgument("--opt %q: expected KEY=VALUE", r)
 		}
 		switch k {
