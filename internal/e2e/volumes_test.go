@@ -288,6 +288,29 @@ func TestVolumeBindOptions(t *testing.T) {
 	if !strings.HasPrefix(r.Stdout, "through the link\n") || !strings.Contains(r.Stdout, "/target /l ") {
 		t.Errorf("symlink source: %q", r.Stdout)
 	}
+	// :O: the container writes over the source, the host never sees it,
+	// and a restart starts from the source again.
+	odir := filepath.Join(work, "over")
+	os.MkdirAll(odir, 0o755)
+	h.Chown(odir)
+	os.WriteFile(filepath.Join(odir, "f"), []byte("orig\n"), 0o644)
+	h.Chown(filepath.Join(odir, "f"))
+	r = h.Run(0, "run", "--name", "ov", "-v", odir+":/o:O", bb, "sh", "-c", "cat /o/f; echo changed > /o/f; echo x > /o/new; cat /o/f")
+	if r.Stdout != "orig\nchanged\n" {
+		t.Errorf(":O in the container: %q", r.Stdout)
+	}
+	r = h.Run(0, "start", "-a", "ov")
+	if r.Stdout != "orig\nchanged\n" {
+		t.Errorf(":O after a restart: %q", r.Stdout)
+	}
+	h.Run(0, "rm", "ov")
+	if b, _ := os.ReadFile(filepath.Join(odir, "f")); string(b) != "orig\n" {
+		t.Errorf(":O changed the host file: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(odir, "new")); !os.IsNotExist(err) {
+		t.Errorf(":O created a host file: %v", err)
+	}
+
 	// Bad specs exit 125 naming the spec and create nothing.
 	nothing := filepath.Join(work, "never")
 	for _, bad := range [][]string{

@@ -438,6 +438,9 @@ func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string
 			m.Source = real
 		}
 	}
+	if err := overlayMounts(in.Mounts, dir, e.Config.Rootless); err != nil {
+		return nil, err
+	}
 	sp, err := spec.Generate(in)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/spec"
@@ -238,4 +239,66 @@ func (e *Engine) recordWithVolumes(stores *state.Store, create func() error, mou
 		}
 	}
 	return err
+}
+
+// overlayMounts applies -v SRC:DST:O: each such source becomes the lower
+// layer of a fresh overlay whose upper layer lives in the container's
+// directory and is emptied at every start, so the container may write
+// there and the writes are thrown away (Podman's meaning). The overlay is
+// mounted in this process's mount namespace, which the container's copies
+// at clone; it goes away with the namespaces.
+func overlayMounts(mounts []spec.Mount, ctrDir string, rootless bool) error {
+	n := 0
+	for i := range mounts {
+		m := &mounts[i]
+		if !m.Overlay || m.Type != spec.MountBind {
+			continue
+		}
+		// The kernel splits lowerdir at ':' and options at ','.
+		if strings.ContainsAny(m.Source, ":,\\") {
+			return errdefs.InvalidArgument("-v %s:%s:O: an overlay source may not contain ':', ',' or '\\'", m.Source, m.Destination)
+		}
+		st, err := os.Stat(m.Source)
+		if err != nil {
+			return errdefs.InvalidArgument("-v %s:%s:O: %v", m.Source, m.Destination, err)
+		}
+		if !st.IsDir() {
+			return errdefs.InvalidArgument("-v %s:%s:O: the source must be a directory", m.Source, m.Destination)
+		}
+		dir := filepath.Join(ctrDir, "overlay", fmt.Sprint(n))
+		n++
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("-v %s:%s:O: clearing the previous writes: %w", m.Source, m.Destination, err)
+		}
+		for _, d := range []string{"upper", "work", "merged"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+				return err
+			}
+		}
+		// The upper directory's root takes the source's mode, so the
+		// merged root looks like the source (overlay shows the upper's).
+		os.Chmod(filepath.Join(dir, "upper"), st.Mode().Perm())
+		data := "lowerdir=" + m.Source + ",upperdir=" + filepath.Join(dir, "upper") + ",workdir=" + filepath.Join(dir, "work")
+		if rootless {
+			// In a user namespace overlay may not write trusted.*
+			// xattrs; userxattr keeps its bookkeeping in user.*.
+			data += ",userxattr"
+		}
+		merged := filepath.Join(dir, "merged")
+		if err := unix.Mount("overlay", merged, "overlay", 0, data); err != nil {
+			return fmt.Errorf("-v %s:%s:O: mounting the overlay: %w", m.Source, m.Destination, err)
+		}
+		m.Source, m.Overlay = merged, false
+	}
+	return nil
+}
+
+// unmountOverlays detaches the :O overlays that this process mounted for
+// the container (a foreground run removing its container), so that the
+// container's directory can go. Other processes' namespaces never had them.
+func unmountOverlays(ctrDir string) {
+	merged, _ := filepath.Glob(filepath.Join(ctrDir, "overlay", "*", "merged"))
+	for _, m := range merged {
+		unix.Unmount(m, unix.MNT_DETACH)
+	}
 }

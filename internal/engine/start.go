@@ -335,6 +335,7 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 		return "", err
 	}
 	st.Unmount(rec.StorageID, true)
+	unmountOverlays(stores.Dir(id))
 	if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
 		return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
 	}
