@@ -15,6 +15,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/cove-run/cove/internal/config"
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/runtime"
 	"github.com/cove-run/cove/internal/runtime/seccomp"
@@ -62,6 +63,11 @@ type ContainerOptions struct {
 	// ParseLogConfig in logs_config.go).
 	LogDriver string   `json:"LogDriver,omitempty"`
 	LogOpts   []string `json:"LogOpts,omitempty"`
+	// Userns is --userns (host, keep-id[:uid=N,gid=N]); UIDMap and
+	// GIDMap are --uidmap and --gidmap, CONTAINER:HOST:SIZE.
+	Userns string   `json:"Userns,omitempty"`
+	UIDMap []string `json:"UIDMap,omitempty"`
+	GIDMap []string `json:"GIDMap,omitempty"`
 	// VolumesFrom are --volumes-from CONTAINER[:ro|rw].
 	VolumesFrom []string `json:"VolumesFrom,omitempty"`
 	// Pull is always, missing (default) or never.
@@ -229,6 +235,10 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 	}
 	if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
 		return nil, errdefs.InvalidArgument("-w %q: the working directory must be an absolute path", o.Workdir)
+	}
+	hostUID, _ := config.HostIDs()
+	if err := checkUsernsOptions(o, hostUID != 0); err != nil {
+		return nil, err
 	}
 	switch o.Pull {
 	case "", "missing", "always", "never":
@@ -445,8 +455,19 @@ func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string
 	if err != nil {
 		return nil, err
 	}
+	if err := e.applyUserns(sp, c, rec, rootfs); err != nil {
+		return nil, err
+	}
 	if sp.Process != nil {
-		if err := chownMounts(in.Mounts, int(sp.Process.User.UID), int(sp.Process.User.GID)); err != nil {
+		// :U takes the IDs of cove's namespace that the container's
+		// user is (the same numbers unless the container has its own
+		// user namespace).
+		uid, gid := sp.Process.User.UID, sp.Process.User.GID
+		if sp.Linux.UIDMappings != nil {
+			uid, _ = spec.MapID(sp.Linux.UIDMappings, uid)
+			gid, _ = spec.MapID(sp.Linux.GIDMappings, gid)
+		}
+		if err := chownMounts(in.Mounts, int(uid), int(gid)); err != nil {
 			return nil, err
 		}
 	}

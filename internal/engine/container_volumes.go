@@ -298,6 +298,7 @@ func overlayMounts(mounts []spec.Mount, ctrDir string, rootless bool) error {
 // container's directory can go. Other processes' namespaces never had them.
 func unmountOverlays(ctrDir string) {
 	merged, _ := filepath.Glob(filepath.Join(ctrDir, "overlay", "*", "merged"))
+	merged = append(merged, filepath.Join(ctrDir, "rootfs-idmapped"))
 	for _, m := range merged {
 		unix.Unmount(m, unix.MNT_DETACH)
 	}

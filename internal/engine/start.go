@@ -95,16 +95,12 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 	if err != nil {
 		return nil, err
 	}
-	st, err := e.Store()
-	if err != nil {
-		return nil, err
-	}
 	// The mount lives in this process's mount namespace; the container's
 	// namespace gets a copy at clone and keeps it while it runs.
 	phase("start: begin")
-	rootfs, err := st.Mount(rec.StorageID, "")
+	rootfs, err := e.mountRootfs(c, rec)
 	if err != nil {
-		return nil, fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err)
+		return nil, err
 	}
 	phase("start: rootfs mounted")
 	sp, err := e.specFor(c, rec, rootfs)
