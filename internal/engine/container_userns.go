@@ -43,8 +43,19 @@ func checkUsernsOptions(o *ContainerOptions, rootless bool) error {
 	if u.KeepID && !rootless {
 		return errdefs.InvalidArgument("--userns=keep-id applies to rootless cove only (as root the user's IDs are already the host's)")
 	}
-	_, _, err = parseIDMaps(o)
-	return err
+	uid, _, err := parseIDMaps(o)
+	if err != nil || uid == nil {
+		return err
+	}
+	// The container's init sets up its mounts from inside its own user
+	// namespace: the container's files live under the user's private
+	// (0700) directories, which only an ID that is the user can traverse.
+	for _, m := range uid {
+		if m.HostID == 0 {
+			return nil
+		}
+	}
+	return errdefs.InvalidArgument("--uidmap %s: the mapping must include host ID 0 (you, in cove's namespace), e.g. --uidmap 0:1:1000 --uidmap 1000:0:1: the container's files are in your private directories", strings.Join(o.UIDMap, " --uidmap "))
 }
 
 func parseIDMaps(o *ContainerOptions) (uid, gid []specs.LinuxIDMapping, err error) {
