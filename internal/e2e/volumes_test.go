@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -348,5 +349,41 @@ func TestVolumeBindOptions(t *testing.T) {
 	}
 	if r := h.Run(0, "ps", "-a", "-q"); r.Stdout != "" {
 		t.Errorf("rejected specs created containers: %q", r.Stdout)
+	}
+}
+
+// TestVolumeConcurrentAndRollback: parallel first uses of one new volume
+// all see the complete copy of the image's content; a create that fails
+// after choosing its volumes leaves none of the ones it made.
+func TestVolumeConcurrentAndRollback(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	const n = 6
+	results := make([]Result, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = run(h.Cmd("run", "--rm", "-v", "shared:/etc", bb, "sh", "-c", "cat /etc/passwd | head -1; ls /etc | wc -l"))
+		}(i)
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Code != 0 || !strings.HasPrefix(r.Stdout, "root:") || r.Stdout != results[0].Stdout {
+			t.Errorf("run %d: exit %d, %q (first: %q)\n%s", i, r.Code, r.Stdout, results[0].Stdout, r.Stderr)
+		}
+	}
+	if got := volumeNames(h); strings.Join(got, ",") != "shared" {
+		t.Errorf("volumes after parallel runs: %q", got)
+	}
+	// The name is taken: the create fails after its volumes were chosen.
+	h.Run(0, "create", "--name", "taken", bb, "true")
+	r := h.Run(125, "create", "--name", "taken", "-v", "fresh:/x", "-v", "/anon", bb, "true")
+	if !strings.Contains(r.Stderr, "taken") {
+		t.Errorf("name clash: %q", r.Stderr)
+	}
+	if got := volumeNames(h); strings.Join(got, ",") != "shared" {
+		t.Errorf("a failed create left volumes: %q", got)
 	}
 }

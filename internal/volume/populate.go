@@ -26,6 +26,15 @@ func (s *Store) Populate(name, rootfs, dest string) (bool, error) {
 		return false, err
 	}
 	defer unlock()
+	// A copy killed half-way (kill -9 of the starting cove) left its
+	// marker: what it copied is incomplete, so it goes and the copy
+	// starts over. Without a marker a non-empty volume is the user's.
+	marker := filepath.Join(s.dir(name), "populating")
+	if _, err := os.Lstat(marker); err == nil {
+		if err := clearDir(s.DataDir(name)); err != nil {
+			return false, fmt.Errorf("volume %s: clearing an interrupted copy: %w", name, err)
+		}
+	}
 	empty, err := s.IsEmpty(name)
 	if err != nil || !empty {
 		return false, err
@@ -49,6 +58,9 @@ func (s *Store) Populate(name, rootfs, dest string) (bool, error) {
 		return false, err
 	}
 	defer unix.Close(dst)
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return false, err
+	}
 	if err := copyDir(src, dst, 0); err != nil {
 		return false, fmt.Errorf("volume %s: copying the image's %s: %w", name, dest, err)
 	}
@@ -58,7 +70,22 @@ func (s *Store) Populate(name, rootfs, dest string) (bool, error) {
 	if err := copyMeta(src, "", dst, "", true); err != nil {
 		return false, fmt.Errorf("volume %s: %w", name, err)
 	}
-	return true, nil
+	return true, os.Remove(marker)
+}
+
+// clearDir removes the entries of dir, not dir itself (a container may
+// have it mounted).
+func clearDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) lockVolume(name string) (func(), error) {

@@ -109,3 +109,28 @@ func TestPopulateStaysInside(t *testing.T) {
 		t.Error("the escaping link's target was copied")
 	}
 }
+
+// TestPopulateAfterKill: a copy interrupted by a kill (its marker left)
+// is redone, not taken for the user's data.
+func TestPopulateAfterKill(t *testing.T) {
+	rootfs := t.TempDir()
+	os.MkdirAll(filepath.Join(rootfs, "data"), 0o755)
+	os.WriteFile(filepath.Join(rootfs, "data", "a"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(rootfs, "data", "b"), []byte("b"), 0o644)
+	s, _ := Open(t.TempDir())
+	s.Create(Volume{Name: "v"})
+	// What a killed copy leaves: part of the content and the marker.
+	os.WriteFile(filepath.Join(s.DataDir("v"), "a"), []byte("half"), 0o644)
+	os.WriteFile(filepath.Join(s.dir("v"), "populating"), nil, 0o600)
+	if copied, err := s.Populate("v", rootfs, "/data"); err != nil || !copied {
+		t.Fatalf("Populate after a kill = %v, %v", copied, err)
+	}
+	for f, want := range map[string]string{"a": "a", "b": "b"} {
+		if got, _ := os.ReadFile(filepath.Join(s.DataDir("v"), f)); string(got) != want {
+			t.Errorf("%s = %q, want %q", f, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.dir("v"), "populating")); !os.IsNotExist(err) {
+		t.Errorf("marker left after a complete copy: %v", err)
+	}
+}
