@@ -80,6 +80,12 @@ func TestVolumeCommands(t *testing.T) {
 	if !strings.Contains(r.Stdout, `"type": "tmpfs"`) || !strings.HasPrefix(r.Stdout, "[") {
 		t.Errorf("inspect tmpfs volume:\n%s", r.Stdout)
 	}
+	// Plain inspect finds volumes after containers and images, as Docker.
+	r = h.Run(0, "inspect", "--format", "{{.Name}} {{.Driver}}", "v1")
+	if r.Stdout != "v1 local\n" {
+		t.Errorf("inspect VOLUME: %q", r.Stdout)
+	}
+	h.Run(0, "inspect", "--type", "volume", "v1")
 	r = h.Run(125, "volume", "inspect", "nope")
 	if !strings.Contains(r.Stderr, "no such volume: nope") {
 		t.Errorf("inspect missing: %q", r.Stderr)
