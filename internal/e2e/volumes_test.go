@@ -295,6 +295,15 @@ func TestVolumeBindOptions(t *testing.T) {
 	if !strings.HasPrefix(r.Stdout, "through the link\n") || !strings.Contains(r.Stdout, "/target /l ") {
 		t.Errorf("symlink source: %q", r.Stdout)
 	}
+	// Every propagation mode is accepted (rootless, a container's mount
+	// namespace can receive host mounts at most, so the rootfs is rslave).
+	for _, p := range []string{"rshared", "shared", "rslave", "slave", "rprivate", "private"} {
+		r := h.Run(0, "run", "--rm", "--mount", "type=bind,src="+udir+",dst=/p,bind-propagation="+p, bb, "grep", "-c", " /p ", "/proc/self/mountinfo")
+		if r.Stdout != "1\n" {
+			t.Errorf("bind-propagation=%s: %q", p, r.Stdout)
+		}
+	}
+
 	// :O: the container writes over the source, the host never sees it,
 	// and a restart starts from the source again.
 	odir := filepath.Join(work, "over")
