@@ -226,7 +226,7 @@ func newPsCmd(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "don't truncate output")
 	fl.BoolVarP(&opts.Size, "size", "s", false, "display sizes")
 	fl.StringVar(&opts.Format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
-	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "filter output (id, name, label, status, ancestor, exited, before, since)")
+	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "filter output (id, name, label, status, ancestor, exited, before, since, volume)")
 	return cmd
 }
 

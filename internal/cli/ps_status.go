@@ -55,7 +55,7 @@ func parsePsFilters(e *engine.Engine, raw []string) (*psFilter, error) {
 			return nil, errdefs.InvalidArgument("filter %q: expected KEY=VALUE", r)
 		}
 		switch k {
-		case "id", "name", "label", "ancestor", "health":
+		case "id", "name", "label", "ancestor", "health", "volume":
 		case "status":
 			switch v {
 			case "created", "restarting", "running", "removing", "paused", "exited", "dead":
@@ -106,6 +106,12 @@ func (pf *psFilter) match(c engine.ContainerSummary) bool {
 				ok = ok || (c.State.Status == state.Exited && c.State.ExitCode == n)
 			case "ancestor":
 				ok = ok || c.Image == v || familiarName(c.Image) == familiarName(v) || strings.HasPrefix(c.ImageID, strings.TrimPrefix(v, "sha256:"))
+			case "volume":
+				// Docker's: a volume name or bind source, or a mount's
+				// destination in the container.
+				for _, m := range c.Mounts {
+					ok = ok || (m.Source != "" && m.Source == v) || m.Destination == v
+				}
 			case "health":
 				h := "none"
 				if c.State.Health != nil {

@@ -175,6 +175,14 @@ func TestVolumeRun(t *testing.T) {
 
 	// A volume in use cannot be removed; with its container gone it can.
 	h.Run(0, "create", "--name", "user1", "-v", "etc:/x", bb, "true")
+	r = h.Run(0, "ps", "-a", "--filter", "volume=etc", "--format", "{{.Names}}")
+	if r.Stdout != "user1\n" {
+		t.Errorf("ps --filter volume=etc: %q", r.Stdout)
+	}
+	r = h.Run(0, "ps", "-a", "--filter", "volume=/x", "--format", "{{.Names}}")
+	if r.Stdout != "user1\n" {
+		t.Errorf("ps --filter volume=/x: %q", r.Stdout)
+	}
 	r = h.Run(125, "volume", "rm", "-f", "etc")
 	if !strings.Contains(r.Stderr, "in use") || !strings.Contains(r.Stderr, "user1") {
 		t.Errorf("volume rm of a used volume: %q", r.Stderr)

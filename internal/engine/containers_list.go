@@ -22,6 +22,9 @@ type ContainerSummary struct {
 	Labels  map[string]string
 	Ports   string
 	SizeRw  int64
+	// Mounts are the container's -v, --mount and --tmpfs mounts (volumes
+	// by name), for ps --filter volume=.
+	Mounts []spec.Mount
 }
 
 // ListContainers returns containers, newest first; all=false keeps only
@@ -51,6 +54,7 @@ func (e *Engine) ListContainers(all bool) ([]ContainerSummary, error) {
 		out = append(out, ContainerSummary{
 			ID: c.ID, Name: c.Name, Image: rec.Options.Image, ImageID: rec.ImageID,
 			Command: commandLine(rec), Created: c.Created, State: c.State, Labels: rec.Parsed.Labels,
+			Mounts: rec.Parsed.Mounts,
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
