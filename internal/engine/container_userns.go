@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -169,7 +170,7 @@ func (e *Engine) mountRootfs(c *state.Container, rec *containerRecord) (string, 
 	if err != nil || uidm == nil {
 		return rootfs, err
 	}
-	layers, err := overlayLayers(rootfs)
+	layers, err := e.overlayLayers(rootfs)
 	if err != nil {
 		return "", fmt.Errorf("container %s: %w", c.Name, err)
 	}
@@ -199,15 +200,30 @@ type overlayDirs struct {
 
 // overlayLayers reads the layers of the overlay mounted at dir from
 // /proc/self/mountinfo: the options storage passed to the kernel.
-func overlayLayers(dir string) (*overlayDirs, error) {
+func (e *Engine) overlayLayers(dir string) (*overlayDirs, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return parseOverlayMount(f, dir, filepath.Join(e.Config.GraphRoot, "overlay"))
+}
+
+// parseOverlayMount finds the overlay mounted at dir in a mountinfo
+// listing. Relative layer paths (storage mounts from its driver's home,
+// driverHome, when the absolute ones would not fit in a page) are made
+// absolute against driverHome.
+func parseOverlayMount(r io.Reader, dir, driverHome string) (*overlayDirs, error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var found *overlayDirs
+	abs := func(p string) string {
+		p = unescapeMountinfo(p)
+		if p != "" && !filepath.IsAbs(p) {
+			p = filepath.Join(driverHome, p)
+		}
+		return p
+	}
 	for sc.Scan() {
 		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS
 		pre, post, ok := strings.Cut(sc.Text(), " - ")
@@ -220,20 +236,26 @@ func overlayLayers(dir string) (*overlayDirs, error) {
 			k, v, _ := strings.Cut(o, "=")
 			switch k {
 			case "lowerdir":
-				d.lower = strings.Split(unescapeMountinfo(v), ":")
+				d.lower = nil
+				for _, l := range strings.Split(v, ":") {
+					d.lower = append(d.lower, abs(l))
+				}
 			case "upperdir":
-				d.upper = unescapeMountinfo(v)
+				d.upper = abs(v)
 			case "workdir":
-				d.work = unescapeMountinfo(v)
+				d.work = abs(v)
 			}
 		}
 		found = d // the last one is the top mount
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
 	}
 	if found == nil || len(found.lower) == 0 || found.upper == "" || found.work == "" {
 		return nil, fmt.Errorf("an ID-mapped root file system needs the overlay storage driver (%s is not an overlay with an upper layer)", dir)
 	}
 	for _, p := range append(append([]string{}, found.lower...), found.upper, found.work) {
-		if !filepath.IsAbs(p) || strings.ContainsAny(p, ",:") {
+		if strings.ContainsAny(p, ",:") {
 			return nil, fmt.Errorf("layer path %q cannot be passed to fuse-overlayfs", p)
 		}
 	}
