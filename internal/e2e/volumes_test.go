@@ -5,6 +5,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -288,8 +289,9 @@ func TestVolumeBindOptions(t *testing.T) {
 	if r.Stdout != "1000:1000\n1000:1000\nok\n" {
 		t.Errorf(":U inside: %q", r.Stdout)
 	}
-	if uid, _ := hostOwner(t, filepath.Join(udir, "deep")); uid == uint32(h.user.uid) || uid == 0 {
-		t.Errorf(":U left the host owner %d", uid)
+	us, gs := subordinateStart(t, "/etc/subuid", h.user.name), subordinateStart(t, "/etc/subgid", h.user.name)
+	if uid, gid := hostOwner(t, filepath.Join(udir, "deep")); us > 0 && (uid != us+999 || gid != gs+999) {
+		t.Errorf(":U: host owner %d:%d, want the subordinate IDs %d:%d (container 1000)", uid, gid, us+999, gs+999)
 	}
 	// A symlink source is bound as its target.
 	target := filepath.Join(work, "target")
@@ -409,4 +411,19 @@ func TestVolumeConcurrentAndRollback(t *testing.T) {
 	if got := volumeNames(h); strings.Join(got, ",") != "shared" {
 		t.Errorf("a failed create left volumes: %q", got)
 	}
+}
+
+// subordinateStart returns the start of the user's range in file
+// (/etc/subuid or /etc/subgid): the host ID of container ID 1; 0 if none.
+func subordinateStart(t *testing.T, file, name string) uint32 {
+	t.Helper()
+	b, _ := os.ReadFile(file)
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) == 3 && f[0] == name {
+			n, _ := strconv.ParseUint(f[1], 10, 32)
+			return uint32(n)
+		}
+	}
+	return 0
 }
