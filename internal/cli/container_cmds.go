@@ -179,7 +179,11 @@ func rmRun(f *Factory, opts *RmOptions) error {
 	code := 0
 	var last error
 	for _, n := range names {
-		if _, err := e.RemoveContainer(n, opts.Force); err != nil {
+		remove := e.RemoveContainer
+		if opts.Volumes {
+			remove = e.RemoveContainerAndVolumes
+		}
+		if _, err := remove(n, opts.Force); err != nil {
 			fmt.Fprintf(f.IO.ErrOut, "Error: %v\n", err)
 			c := errdefs.ExitCove
 			switch {
@@ -237,7 +241,7 @@ func newPsCmd(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 	fl.BoolVar(&opts.NoTrunc, "no-trunc", false, "don't truncate output")
 	fl.BoolVarP(&opts.Size, "size", "s", false, "display sizes")
 	fl.StringVar(&opts.Format, "format", "", "format output with a Go template, 'table TEMPLATE' or 'json'")
-	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "filter output (id, name, label, status, ancestor, exited, before, since)")
+	fl.StringArrayVarP(&opts.Filters, "filter", "f", nil, "filter output (id, name, label, status, ancestor, exited, before, since, volume)")
 	return cmd
 }
 

@@ -23,7 +23,7 @@ func newInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Command 
 	opts := &InspectOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Show low-level information on containers and images in Docker's format",
+		Short: "Show low-level information on containers, images and volumes in Docker's format",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
@@ -34,7 +34,7 @@ func newInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Command 
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", "format the output with a Go template, or 'json'")
-	cmd.Flags().StringVar(&opts.Type, "type", "", "only inspect objects of this type (container or image)")
+	cmd.Flags().StringVar(&opts.Type, "type", "", "only inspect objects of this type (container, image or volume)")
 	return cmd
 }
 
@@ -48,9 +48,9 @@ func newImageInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Com
 
 func inspectRun(f *Factory, opts *InspectOptions) error {
 	switch opts.Type {
-	case "", "image", "container":
+	case "", "image", "container", "volume":
 	default:
-		return errdefs.InvalidArgument("--type %q: use container or image", opts.Type)
+		return errdefs.InvalidArgument("--type %q: use container, image or volume", opts.Type)
 	}
 	e, err := f.EngineWithStore()
 	if err != nil {
@@ -59,7 +59,16 @@ func inspectRun(f *Factory, opts *InspectOptions) error {
 	var objs []any
 	var errs []error
 	for _, n := range opts.Names {
-		// Containers first, then images, as Docker does.
+		// Containers first, then images, then volumes, as Docker does.
+		if opts.Type == "volume" {
+			v, err := e.InspectVolume(n)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			objs = append(objs, v)
+			continue
+		}
 		if opts.Type != "image" {
 			if c, err := e.InspectContainer(n); err == nil {
 				objs = append(objs, c)
@@ -70,6 +79,12 @@ func inspectRun(f *Factory, opts *InspectOptions) error {
 			}
 		}
 		in, err := e.InspectImage(n)
+		if err != nil && errors.Is(err, errdefs.ErrNotFound) && opts.Type == "" {
+			if v, verr := e.InspectVolume(n); verr == nil {
+				objs = append(objs, v)
+				continue
+			}
+		}
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) && opts.Type == "" {
 				// Docker's wording for plain inspect, which would look

@@ -60,7 +60,7 @@ func parsePsFilters(e *engine.Engine, raw []string) (*psFilter, error) {
 			return nil, errdefs.InvalidArgument("filter %q: expected KEY=VALUE", r)
 		}
 		switch k {
-		case "id", "name", "label", "ancestor":
+		case "id", "name", "label", "ancestor", "volume":
 		case "health":
 			switch v {
 			case engine.HealthStarting, engine.HealthHealthy, engine.HealthUnhealthy, engine.HealthNone:
@@ -117,6 +117,12 @@ func (pf *psFilter) match(c engine.ContainerSummary) bool {
 				ok = ok || (c.State.Status == state.Exited && c.State.ExitCode == n)
 			case "ancestor":
 				ok = ok || c.Image == v || familiarName(c.Image) == familiarName(v) || strings.HasPrefix(c.ImageID, strings.TrimPrefix(v, "sha256:"))
+			case "volume":
+				// Docker's: a volume name or bind source, or a mount's
+				// destination in the container.
+				for _, m := range c.Mounts {
+					ok = ok || (m.Source != "" && m.Source == v) || m.Destination == v
+				}
 			case "health":
 				h := engine.HealthNone
 				if c.State.Health != nil {

@@ -69,6 +69,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newLogsCmd(f, nil),
 		newHealthcheckCmd(f, nil),
 		newAttachCmd(f, nil),
+		newVolumeCmd(f),
 	)
 	addExecCmds(f, root)
 	addOpsCmds(f, root)

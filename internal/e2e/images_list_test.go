@@ -306,8 +306,12 @@ func TestInspectMissing(t *testing.T) {
 	if strings.Count(r.Stderr, "Error:") != 2 || !strings.Contains(r.Stderr, "nope1") || !strings.Contains(r.Stderr, "nope2") {
 		t.Errorf("one error per missing name: %q", r.Stderr)
 	}
+	r = h.Run(125, "inspect", "--type", "network", "cove-test/busybox")
+	if !strings.Contains(r.Stderr, `"network"`) {
+		t.Errorf("--type network: %q", r.Stderr)
+	}
 	r = h.Run(125, "inspect", "--type", "volume", "cove-test/busybox")
-	if !strings.Contains(r.Stderr, `"volume"`) {
+	if !strings.Contains(r.Stderr, "no such volume") {
 		t.Errorf("--type volume: %q", r.Stderr)
 	}
 }

@@ -111,7 +111,7 @@ func TestRunBadInputCreatesNothing(t *testing.T) {
 	h := newHarness(t)
 	loadBusybox(t, h)
 	bad := [][]string{
-		{"-v", "relative:/x"},
+		{"-v", "rel/ative:/x"}, // neither a path nor a volume name
 		{"-v", "/tmp:relative"},
 		{"--mount", "type=bogus,target=/x"},
 		{"-e", "=novalue"},

@@ -15,6 +15,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/cove-run/cove/internal/config"
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/runtime"
 	"github.com/cove-run/cove/internal/runtime/seccomp"
@@ -63,6 +64,13 @@ type ContainerOptions struct {
 	// ParseLogConfig in logs_config.go).
 	LogDriver string   `json:"LogDriver,omitempty"`
 	LogOpts   []string `json:"LogOpts,omitempty"`
+	// Userns is --userns (host, keep-id[:uid=N,gid=N]); UIDMap and
+	// GIDMap are --uidmap and --gidmap, CONTAINER:HOST:SIZE.
+	Userns string   `json:"Userns,omitempty"`
+	UIDMap []string `json:"UIDMap,omitempty"`
+	GIDMap []string `json:"GIDMap,omitempty"`
+	// VolumesFrom are --volumes-from CONTAINER[:ro|rw].
+	VolumesFrom []string `json:"VolumesFrom,omitempty"`
 	// Pull is always, missing (default) or never.
 	Pull string `json:"Pull,omitempty"`
 	// Health holds the --health-* flags and --no-healthcheck (see
@@ -80,6 +88,10 @@ type containerRecord struct {
 	Hostname    string                `json:"Hostname"`
 	// Parsed is the validated form of Options, for inspect.
 	Parsed parsedOptions `json:"Parsed"`
+	// AnonymousVolumes are the volumes created for this container (-v
+	// /path, --mount without a source, image VOLUMEs): `rm -v` and --rm
+	// remove them.
+	AnonymousVolumes []string `json:"AnonymousVolumes,omitempty"`
 }
 
 // parsedOptions holds Options after validation.
@@ -116,32 +128,46 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 	if p.Labels, err = spec.Labels(o.LabelFiles, o.Labels); err != nil {
 		return nil, err
 	}
+	taken := map[string]string{}
+	addMount := func(m spec.Mount, flag, v string) error {
+		if prev, dup := taken[m.Destination]; dup {
+			return errdefs.InvalidArgument("%s %q: duplicate mount point %s (also %s)", flag, v, m.Destination, prev)
+		}
+		taken[m.Destination] = flag + " " + v
+		p.Mounts = append(p.Mounts, m)
+		return nil
+	}
 	for _, v := range o.Volumes {
 		m, err := spec.ParseVolume(v)
 		if err != nil {
 			return nil, err
 		}
-		if m.Type == spec.MountVolume {
-			return nil, errdefs.InvalidArgument("-v %q: named and anonymous volumes are not supported yet; bind a host directory (an absolute path)", v)
+		if err := addMount(m, "-v", v); err != nil {
+			return nil, err
 		}
-		p.Mounts = append(p.Mounts, m)
 	}
 	for _, v := range o.Mounts {
 		m, err := spec.ParseMount(v)
 		if err != nil {
 			return nil, err
 		}
-		if m.Type == spec.MountVolume {
-			return nil, errdefs.InvalidArgument("--mount %q: type=volume is not supported yet; use type=bind or type=tmpfs", v)
+		if err := addMount(m, "--mount", v); err != nil {
+			return nil, err
 		}
-		p.Mounts = append(p.Mounts, m)
 	}
 	for _, v := range o.Tmpfs {
 		m, err := spec.ParseTmpfs(v)
 		if err != nil {
 			return nil, err
 		}
-		p.Mounts = append(p.Mounts, m)
+		if err := addMount(m, "--tmpfs", v); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range o.VolumesFrom {
+		if _, _, err := parseVolumesFrom(v); err != nil {
+			return nil, err
+		}
 	}
 	for _, v := range o.Devices {
 		d, err := spec.ParseDevice(v)
@@ -219,6 +245,10 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 	}
 	if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
 		return nil, errdefs.InvalidArgument("-w %q: the working directory must be an absolute path", o.Workdir)
+	}
+	hostUID, _ := config.HostIDs()
+	if err := checkUsernsOptions(o, hostUID != 0); err != nil {
+		return nil, err
 	}
 	switch o.Pull {
 	case "", "missing", "always", "never":
@@ -298,6 +328,10 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if err != nil {
 		return "", err
 	}
+	anon, err := e.completeMounts(parsed, cfg.Config, o.VolumesFrom)
+	if err != nil {
+		return "", err
+	}
 	id = newContainerID()
 	name := o.Name
 	if name == "" {
@@ -330,20 +364,22 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if len(img.Names) > 0 {
 		imgName = img.Names[0]
 	}
-	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: sc.ID, Hostname: hostname, Parsed: *parsed}
+	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: sc.ID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon}
 	raw, err := json.Marshal(&rec)
 	if err != nil {
 		return "", err
 	}
 	c := &state.Container{ID: id, Name: name, Created: time.Now().UTC(), Config: raw, State: state.State{Status: state.Created}}
-	for attempt := 0; ; attempt++ {
-		err = stores.Create(c)
-		if err == nil || o.Name != "" || attempt == 5 || !errors.Is(err, errdefs.ErrAlreadyExists) {
-			break
+	err = e.recordWithVolumes(stores, func() error {
+		for attempt := 0; ; attempt++ {
+			err := stores.Create(c)
+			if err == nil || o.Name != "" || attempt == 5 || !errors.Is(err, errdefs.ErrAlreadyExists) {
+				return err
+			}
+			// A generated name collided: draw another.
+			c.Name = randomName()
 		}
-		// A generated name collided: draw another.
-		c.Name = randomName()
-	}
+	}, parsed.Mounts, anon)
 	if err != nil {
 		return "", err
 	}
@@ -397,9 +433,6 @@ func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string
 			{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(dir, "resolv.conf"), Options: []string{"rbind", "rprivate"}},
 		},
 		Annotations: initAnnotation(o.Init),
-		ResolveVolume: func(m spec.Mount) (string, error) {
-			return "", errdefs.InvalidArgument("volume at %s: volumes are not supported yet", m.Destination)
-		},
 	}
 	if o.Entrypoint != nil {
 		if *o.Entrypoint == "" {
@@ -408,24 +441,53 @@ func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string
 			in.Entrypoint = []string{*o.Entrypoint}
 		}
 	}
-	// Image VOLUMEs become anonymous volumes once volumes exist; until
-	// then they stay part of the container's layer.
+	// Image VOLUMEs became anonymous volumes at create (completeMounts),
+	// in the recorded mounts.
 	in.Image.Volumes = nil
-	for _, m := range p.Mounts {
-		if m.Type == spec.MountBind && m.CreateSource {
+	if in.Mounts, err = e.volumeMounts(p.Mounts, rootfs); err != nil {
+		return nil, err
+	}
+	for i := range in.Mounts {
+		m := &in.Mounts[i]
+		if m.Type != spec.MountBind {
+			continue
+		}
+		if _, err := os.Stat(m.Source); err != nil && m.CreateSource {
 			// Docker creates a missing -v source as a directory; an
 			// existing file or directory is bound as it is.
-			if _, err := os.Stat(m.Source); err == nil {
-				continue
-			}
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
 				return nil, errdefs.InvalidArgument("-v %s:%s: creating the host directory: %v", m.Source, m.Destination, err)
 			}
 		}
+		// A source that is (or passes through) a symlink is bound, and
+		// chowned for :U, as the directory it names, resolved once here
+		// on the host: the container sees the target, never the link.
+		if real, err := filepath.EvalSymlinks(m.Source); err == nil {
+			m.Source = real
+		}
+	}
+	if err := overlayMounts(in.Mounts, dir, e.Config.Rootless); err != nil {
+		return nil, err
 	}
 	sp, err := spec.Generate(in)
 	if err != nil {
 		return nil, err
+	}
+	if err := e.applyUserns(sp, c, rec, rootfs); err != nil {
+		return nil, err
+	}
+	if sp.Process != nil {
+		// :U takes the IDs of cove's namespace that the container's
+		// user is (the same numbers unless the container has its own
+		// user namespace).
+		uid, gid := sp.Process.User.UID, sp.Process.User.GID
+		if sp.Linux.UIDMappings != nil {
+			uid, _ = spec.MapID(sp.Linux.UIDMappings, uid)
+			gid, _ = spec.MapID(sp.Linux.GIDMappings, gid)
+		}
+		if err := chownMounts(in.Mounts, int(uid), int(gid)); err != nil {
+			return nil, err
+		}
 	}
 	if err := applySeccomp(sp, p.SeccompProfile); err != nil {
 		return nil, err

@@ -25,6 +25,9 @@ type ContainerSummary struct {
 	Labels  map[string]string
 	Ports   string
 	SizeRw  int64
+	// Mounts are the container's -v, --mount and --tmpfs mounts (volumes
+	// by name), for ps --filter volume=.
+	Mounts []spec.Mount
 }
 
 // ListContainers returns containers, newest first; all=false keeps only
@@ -56,6 +59,7 @@ func (e *Engine) ListContainers(all bool) ([]ContainerSummary, error) {
 		found[i] = &ContainerSummary{
 			ID: c.ID, Name: c.Name, Image: rec.Options.Image, ImageID: rec.ImageID,
 			Command: commandLine(rec), Created: c.Created, State: c.State, Labels: rec.Parsed.Labels,
+			Mounts: rec.Parsed.Mounts,
 		}
 	})
 	out := make([]ContainerSummary, 0, len(ids))
@@ -162,12 +166,15 @@ type InspectHostConfig struct {
 
 // InspectMount is one entry of Mounts.
 type InspectMount struct {
-	Type        string `json:"Type"`
+	Type string `json:"Type"`
+	// Name and Driver are set for volumes, as Docker does.
+	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 	Mode        string `json:"Mode"`
 	RW          bool   `json:"RW"`
 	Propagation string `json:"Propagation"`
+	Driver      string `json:"Driver,omitempty"`
 }
 
 // InspectContainerConfig is the Config section.
@@ -282,7 +289,14 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 			if prop == "" {
 				prop = "rprivate"
 			}
-			in.Mounts = append(in.Mounts, InspectMount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly, Propagation: prop})
+			im := InspectMount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, Mode: mode, RW: !m.ReadOnly, Propagation: prop}
+			if m.Type == spec.MountVolume {
+				im.Name, im.Driver, im.Propagation = m.Source, "local", ""
+				if vs, err := e.Volumes(); err == nil {
+					im.Source = vs.DataDir(m.Source)
+				}
+			}
+			in.Mounts = append(in.Mounts, im)
 		}
 	}
 	in.HostConfig = hc

@@ -8,6 +8,7 @@ import (
 	"github.com/cove-run/cove/internal/state"
 	"github.com/cove-run/cove/internal/storage"
 	"github.com/cove-run/cove/internal/userns"
+	"github.com/cove-run/cove/internal/volume"
 )
 
 // Engine is one invocation's view of cove's state.
@@ -17,6 +18,7 @@ type Engine struct {
 	Platform Platform
 	store    *storage.Store
 	states   *state.Store
+	volumes  *volume.Store
 }
 
 // New returns an engine; the store is opened on first use.

@@ -151,6 +151,9 @@ func execConfig(rec *containerRecord, o ExecOptions, execEnv []string) (execproc
 	if user == "" {
 		user = ro.User
 		if user == "" {
+			user = keepIDUserSpec(ro.Userns)
+		}
+		if user == "" {
 			user = img.User
 		}
 	}

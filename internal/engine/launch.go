@@ -393,13 +393,9 @@ func (l *launcher) start(fresh bool) error {
 		})
 		return err
 	}
-	st, err := l.e.Store()
+	rootfs, err := l.e.mountRootfs(c, rec)
 	if err != nil {
 		return failed(err)
-	}
-	rootfs, err := st.Mount(rec.StorageID, "")
-	if err != nil {
-		return failed(fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err))
 	}
 	sp, err := l.e.specFor(c, rec, rootfs)
 	if err != nil {

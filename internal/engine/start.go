@@ -99,16 +99,12 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 	if err != nil {
 		return nil, err
 	}
-	st, err := e.Store()
-	if err != nil {
-		return nil, err
-	}
 	// The mount lives in this process's mount namespace; the container's
 	// namespace gets a copy at clone and keeps it while it runs.
 	phase("start: begin")
-	rootfs, err := st.Mount(rec.StorageID, "")
+	rootfs, err := e.mountRootfs(c, rec)
 	if err != nil {
-		return nil, fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err)
+		return nil, err
 	}
 	phase("start: rootfs mounted")
 	sp, err := e.specFor(c, rec, rootfs)
@@ -282,6 +278,18 @@ func parseSignal(s string) (syscall.Signal, error) {
 // RemoveContainer removes a container's layer and record. A running
 // container is refused unless force, which kills it first.
 func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
+	return e.removeContainer(ref, force, false)
+}
+
+// RemoveContainerAndVolumes is `rm -v`: RemoveContainer, then the
+// container's anonymous volumes that no other container uses.
+func (e *Engine) RemoveContainerAndVolumes(ref string, force bool) (string, error) {
+	return e.removeContainer(ref, force, true)
+}
+
+// removeContainer removes the container; its anonymous volumes go too
+// with volumes or when the container was created with --rm, as Docker.
+func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error) {
 	stores, err := e.States()
 	if err != nil {
 		return "", err
@@ -325,6 +333,7 @@ func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
 	}
 	phase("rm: store opened")
 	st.Unmount(rec.StorageID, true)
+	unmountOverlays(stores.Dir(id))
 	phase("rm: unmounted")
 	if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
 		return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
@@ -332,6 +341,11 @@ func (e *Engine) RemoveContainer(ref string, force bool) (string, error) {
 	phase("rm: layer deleted")
 	if err := stores.Delete(id); err != nil {
 		return "", err
+	}
+	if volumes || rec.Options.AutoRemove {
+		if err := e.removeAnonymousVolumes(rec); err != nil {
+			return id, fmt.Errorf("container %s removed, but not all of its volumes: %w", c.Name, err)
+		}
 	}
 	phase("rm: removed")
 	return id, nil

@@ -483,6 +483,14 @@ __attribute__((constructor)) static void cove_nsenter(int argc, char **argv, cha
 				fail(errno, "joining the container's user namespace");
 			close(fds[0]);
 			fds[0] = -1;
+			// In a container with a user namespace of its own
+			// (--userns=keep-id, --uidmap) our host uid is not root
+			// there: the capabilities setns gave us would be lost at
+			// the execve below. Become the namespace's root first
+			// (setns granted CAP_SETUID in it); the Go side sets the
+			// command's user later, as for any exec.
+			if (getuid() != 0 && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+				fail(errno, "becoming root in the container's user namespace");
 		}
 		if (!exe_is_protected())
 			reexec_protected(argv, fds);

@@ -325,9 +325,14 @@ func setMounts(s *specs.Spec, in Input) error {
 			return err
 		}
 		switch m.Propagation {
-		case "shared", "rshared":
-			rootProp = "shared"
-		case "slave", "rslave":
+		case "shared", "rshared", "slave", "rslave":
+			// Docker makes the rootfs shared for a shared bind, so that
+			// the container's mounts reach the host. A user namespace's
+			// mount namespace receives its parent's mounts as a slave
+			// and can send none back, so the most a rootless container
+			// can have is rslave: host mounts appear in it; the bind
+			// itself still gets its shared propagation. (As root too:
+			// the runtime keeps the rootfs unshared for pivot_root.)
 			if rootProp == "" {
 				rootProp = "rslave"
 			}

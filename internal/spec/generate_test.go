@@ -324,9 +324,10 @@ func TestGenerateMounts(t *testing.T) {
 		t.Errorf("rootfs propagation %q", s.Linux.RootfsPropagation)
 	}
 
-	// shared propagation makes the rootfs shared; --shm-size applies.
+	// shared propagation makes the rootfs rslave (no mount namespace of a
+	// user namespace sends mounts back); --shm-size applies.
 	s = gen(t, Input{Cmd: []string{"x"}, Mounts: mustMounts(t, "/a:/a:shared", "/b:/b:slave"), ShmSize: 1 << 30})
-	if s.Linux.RootfsPropagation != "shared" {
+	if s.Linux.RootfsPropagation != "rslave" {
 		t.Errorf("rootfs propagation %q", s.Linux.RootfsPropagation)
 	}
 	if m := mountAt(s, "/dev/shm"); !slices.Contains(m.Options, "size=1073741824") {
