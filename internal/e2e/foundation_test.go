@@ -127,6 +127,24 @@ func TestSingleIDFallback(t *testing.T) {
 	if strings.TrimSpace(r.Stdout) != "true" {
 		t.Errorf("info should report the single-ID mapping, got %q", r.Stdout)
 	}
+	// Containers run as root there (root's supplementary group 0 from the
+	// image's /etc/group is its primary group, not a switch), and exec
+	// joins them; another user does not exist in that namespace.
+	loadBusybox(t, h)
+	r = h.Run(0, "run", "--rm", bb, "id", "-u")
+	if strings.TrimSpace(r.Stdout) != "0" {
+		t.Errorf("run in a single-ID namespace: %q %q", r.Stdout, r.Stderr)
+	}
+	r = h.Run(0, "run", "-d", "--name", "single", bb, "sleep", "60")
+	r = h.Run(0, "exec", "single", "id", "-u")
+	if strings.TrimSpace(r.Stdout) != "0" {
+		t.Errorf("exec in a single-ID namespace: %q %q", r.Stdout, r.Stderr)
+	}
+	h.Run(0, "rm", "-f", "single")
+	r = h.Run(125, "run", "--rm", "--user", "1000", bb, "true")
+	if !strings.Contains(r.Stderr, "single-ID") {
+		t.Errorf("--user 1000 with a single-ID mapping should say why it fails: %q", r.Stderr)
+	}
 }
 
 func TestRunRootFallback(t *testing.T) {

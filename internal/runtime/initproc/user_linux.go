@@ -25,8 +25,11 @@ func setUser(uid, gid uint32, additional []uint32) error {
 	if setgroupsDenied() {
 		// A single-ID user namespace is created with setgroups denied
 		// (the kernel requires it for an unprivileged gid_map); the only
-		// group list possible is the inherited one.
-		if len(gids) > 0 {
+		// group list possible is the inherited one. The user's primary
+		// group among its supplementary ones (root's [0], from most
+		// images' /etc/group) is redundant: without that, no container
+		// could run at all in a single-ID namespace.
+		if len(withoutGroup(gids, int(gid))) > 0 {
 			return fmt.Errorf("setting supplementary groups %v: setgroups is denied in this user namespace (a single-ID mapping cannot switch groups)", additional)
 		}
 	} else if err := syscall.Setgroups(gids); err != nil {
@@ -59,4 +62,15 @@ func unmappedHint(err error) string {
 func setgroupsDenied() bool {
 	b, err := os.ReadFile("/proc/self/setgroups")
 	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}
+
+// withoutGroup returns gids without g.
+func withoutGroup(gids []int, g int) []int {
+	var out []int
+	for _, x := range gids {
+		if x != g {
+			out = append(out, x)
+		}
+	}
+	return out
 }
