@@ -10,6 +10,7 @@ import (
 
 	"github.com/cove-run/cove/internal/engine"
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/userns"
 )
 
 func newCreateCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
@@ -226,6 +227,10 @@ func newPsCmd(f *Factory, runF func(*PsOptions) error) *cobra.Command {
 		Aliases: []string{"list", "ls"},
 		Short:   "List containers",
 		Args:    cobra.NoArgs,
+		// On the host: listing reads only the containers' records and
+		// /proc, and skipping the namespace saves its fork and the two
+		// setuid helpers. Sizes need storage: psRun then re-enters.
+		Annotations: map[string]string{annUserns: "none"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
@@ -268,8 +273,30 @@ var psHeaders = map[string]string{
 	"Mounts": "MOUNTS", "Networks": "NETWORKS",
 }
 
+// needsStorage reports whether ps must read the store: only for sizes.
+func (o *PsOptions) needsStorage() bool {
+	return o.Size || strings.Contains(o.Format, ".Size")
+}
+
 func psRun(f *Factory, opts *PsOptions) error {
-	e, err := f.EngineWithStore()
+	var e *engine.Engine
+	var err error
+	switch {
+	case !opts.needsStorage() || !userns.Needed() || userns.InNamespace():
+		if opts.needsStorage() {
+			e, err = f.EngineWithStore()
+		} else {
+			e, err = f.Engine()
+		}
+	case forcedWithoutConstructor():
+		return goFallbackReexec(f)
+	default:
+		code, err := reexecSelf([]string{userns.EnvForce + "=1"}, nil)
+		if err != nil {
+			return err
+		}
+		return &reexecDone{code: code}
+	}
 	if err != nil {
 		return err
 	}

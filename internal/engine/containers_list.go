@@ -247,8 +247,10 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		ResolvConfPath: dir + "/resolv.conf", HostnamePath: dir + "/hostname", HostsPath: dir + "/hosts",
 		Platform: "linux", ExecIDs: nil,
 	}
-	if st, err := e.Store(); err == nil {
-		in.Driver = st.GraphDriverName()
+	// Only from a store already open: ps calls this (for --filter
+	// before/since) on the host, outside the namespace storage needs.
+	if e.store != nil {
+		in.Driver = e.store.GraphDriverName()
 	}
 	s := c.State
 	in.State = InspectState{

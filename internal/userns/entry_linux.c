@@ -81,8 +81,10 @@ static const char *value_flags[] = {"--root", "--runroot", "--storage-driver", "
 // container's processes in /proc, which the owner of its namespace may do.
 // commit pauses the container from here, then re-executes itself into a
 // namespace of its own for storage. healthcheck (run) joins the container
-// as exec does; attach only connects to the container's monitor.
-static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "stop", "kill", "wait", "cp", "top", "stats", "commit", "healthcheck", "attach", NULL};
+// as exec does; attach only connects to the container's monitor. ps (and
+// `container ls|list`) reads only records and /proc, unless asked for
+// sizes: then it re-executes itself with _COVE_USERNS_FORCE.
+static const char *host_commands[] = {"version", "help", "completion", "__complete", "__completeNoDesc", "login", "logout", "exec", "pause", "unpause", "stop", "kill", "wait", "cp", "top", "stats", "commit", "healthcheck", "attach", "ps", "ls", "list", NULL};
 
 static int in_list(const char *s, const char **list)
 {
