@@ -119,9 +119,6 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if opts.Detach && len(opts.Attach) > 0 {
 		return errdefs.InvalidArgument("conflicting options: -a and -d")
 	}
-	if r := opts.Container.Restart; opts.Container.AutoRemove && r != "" && r != "no" {
-		return errdefs.InvalidArgument("conflicting options: --restart %s and --rm", r)
-	}
 	streams, err := attachStreams(opts.Attach, opts.Container.OpenStdin)
 	if err != nil {
 		return err

@@ -91,17 +91,19 @@ func TestLifecycleWaitBlocks(t *testing.T) {
 func TestLifecycleRenamePruneExists(t *testing.T) {
 	h := newHarness(t)
 	loadBusybox(t, h)
-	h.Run(0, "create", "--name", "a", "cove-test/busybox", "true")
-	h.Run(0, "create", "--name", "b", "cove-test/busybox", "true")
-	h.Run(0, "container", "exists", "a")
+	// Names that are no hex prefix: "a" also matches any container whose
+	// ID starts with a, as in Docker (1 in 16 of them).
+	h.Run(0, "create", "--name", "ren-a", "cove-test/busybox", "true")
+	h.Run(0, "create", "--name", "ren-b", "cove-test/busybox", "true")
+	h.Run(0, "container", "exists", "ren-a")
 	h.Run(1, "container", "exists", "zzz")
-	r := h.Run(125, "rename", "a", "b")
+	r := h.Run(125, "rename", "ren-a", "ren-b")
 	if !strings.Contains(r.Stderr, "already in use") {
 		t.Errorf("rename onto a taken name: %q", r.Stderr)
 	}
-	h.Run(0, "rename", "a", "c")
-	h.Run(1, "container", "exists", "a")
-	h.Run(0, "container", "exists", "c")
+	h.Run(0, "rename", "ren-a", "ren-c")
+	h.Run(1, "container", "exists", "ren-a")
+	h.Run(0, "container", "exists", "ren-c")
 	r = h.Run(0, "container", "prune", "-f")
 	if !strings.Contains(r.Stdout, "Deleted Containers:") {
 		t.Errorf("prune output: %q", r.Stdout)

@@ -207,6 +207,13 @@ func TestMonitorStartFailures(t *testing.T) {
 	// Options that contradict each other.
 	h.Run(125, "run", "-d", "-a", "stdout", "cove-test/busybox", "true")
 	h.Run(125, "run", "-d", "--rm", "--restart", "always", "cove-test/busybox", "true")
+	r = h.Run(125, "create", "--rm", "--restart", "on-failure", "cove-test/busybox", "true")
+	if !strings.Contains(r.Stderr, "--restart on-failure and --rm") {
+		t.Errorf("create --rm --restart: %q", r.Stderr)
+	}
+	if r := h.Run(0, "ps", "-a", "-q"); len(strings.Fields(r.Stdout)) != 2 {
+		t.Errorf("a refused create left a container: %q", r.Stdout)
+	}
 }
 
 func TestMonitorRunDetachedRm(t *testing.T) {

@@ -118,6 +118,11 @@ type parsedOptions struct {
 // parseOptions validates every user-supplied value before anything is
 // created, so that bad input changes nothing.
 func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
+	// Docker refuses the pair for create as for run: a removed container
+	// cannot be restarted.
+	if r := o.Restart; o.AutoRemove && r != "" && r != "no" {
+		return nil, errdefs.InvalidArgument("conflicting options: --restart %s and --rm", r)
+	}
 	p := &parsedOptions{Sysctls: map[string]string{}}
 	lookup := func(k string) (string, bool) { return os.LookupEnv(k) }
 	env, err := spec.UserEnv(o.EnvFiles, o.Env, lookup)
