@@ -65,6 +65,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newKillCmd(f),
 		newWaitCmd(f),
 		newRenameCmd(f),
+		newPortCmd(f),
 		newContainerCmd(f),
 		newLogsCmd(f, nil),
 	)

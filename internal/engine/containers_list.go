@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,10 +49,14 @@ func (e *Engine) ListContainers(all bool) ([]ContainerSummary, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, ContainerSummary{
+		sum := ContainerSummary{
 			ID: c.ID, Name: c.Name, Image: rec.Options.Image, ImageID: rec.ImageID,
 			Command: commandLine(rec), Created: c.Created, State: c.State, Labels: rec.Parsed.Labels,
-		})
+		}
+		if c.State.Status == state.Running || c.State.Status == state.Paused {
+			sum.Ports = portsSummary(e.portsOf(c, rec))
+		}
+		out = append(out, sum)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
@@ -147,6 +152,14 @@ type InspectHostConfig struct {
 	Ulimits        []spec.Ulimit      `json:"Ulimits"`
 	Devices        []spec.Device      `json:"Devices"`
 	Sysctls        map[string]string  `json:"Sysctls"`
+	// PortBindings are the -p requests (HostPort "" for a free port);
+	// NetworkSettings.Ports has what a running container got.
+	PortBindings    map[string][]PortBinding `json:"PortBindings"`
+	PublishAllPorts bool                     `json:"PublishAllPorts"`
+	Dns             []string                 `json:"Dns"`
+	DnsSearch       []string                 `json:"DnsSearch"`
+	DnsOptions      []string                 `json:"DnsOptions"`
+	ExtraHosts      []string                 `json:"ExtraHosts"`
 }
 
 // InspectMount is one entry of Mounts.
@@ -239,8 +252,9 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		StartedAt: timeString(s.StartedAt), FinishedAt: timeString(s.FinishedAt), Health: s.Health,
 	}
 	netMode := o.Network
-	if netMode == "" {
-		netMode = "none"
+	if p.Network == networkDefault {
+		// Docker's name for the default network.
+		netMode = "bridge"
 	}
 	hc := InspectHostConfig{
 		Binds: []string{}, NetworkMode: netMode, RestartPolicy: p.Restart, AutoRemove: o.AutoRemove,
@@ -309,9 +323,29 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		Hostname: rec.Hostname, User: user, Tty: o.Tty, OpenStdin: o.OpenStdin, AttachStdout: true, AttachStderr: true,
 		AttachStdin: o.OpenStdin, Env: nonNilStrings(env), Cmd: cmd, Image: o.Image, Volumes: rec.ImageConfig.Volumes,
 		WorkingDir: workdir, Entrypoint: entry, Labels: labels, StopSignal: stopSig, StopTimeout: o.StopTimeout,
-		ExposedPorts: rec.ImageConfig.ExposedPorts,
+		ExposedPorts: map[string]struct{}{},
 	}
-	in.NetworkSettings = InspectNetwork{Ports: map[string][]PortBinding{}}
+	for _, x := range exposedPorts(rec) {
+		in.Config.ExposedPorts[strconv.Itoa(int(x.Port))+"/"+x.Protocol] = struct{}{}
+	}
+	in.NetworkSettings = InspectNetwork{Ports: e.portsOf(c, rec)}
+	hc.PortBindings = map[string][]PortBinding{}
+	for _, m := range p.Ports {
+		for i := 0; i < int(m.Count); i++ {
+			k := strconv.Itoa(int(m.ContainerPort)+i) + "/" + m.Protocol
+			hp := ""
+			if m.HostPort != 0 {
+				hp = strconv.Itoa(int(m.HostPort) + i)
+				if m.HostRangeEnd != 0 {
+					hp += "-" + strconv.Itoa(int(m.HostRangeEnd))
+				}
+			}
+			hc.PortBindings[k] = append(hc.PortBindings[k], PortBinding{HostIP: m.HostIP, HostPort: hp})
+		}
+	}
+	hc.PublishAllPorts = o.PublishAll
+	hc.Dns, hc.DnsSearch, hc.DnsOptions, hc.ExtraHosts = nonNilStrings(o.DNS), nonNilStrings(o.DNSSearch), nonNilStrings(o.DNSOption), o.AddHost
+	in.HostConfig = hc
 	return in, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/runtime"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/pkg/procstat"
 )
 
 // StartIO are the streams a foreground container uses; nil means
@@ -37,6 +37,7 @@ type Running struct {
 	StopSignal syscall.Signal
 	AutoRemove bool
 	proc       *runtime.Process
+	net        *networkStarter
 	e          *Engine
 }
 
@@ -57,6 +58,8 @@ func (r *Running) Signal(sig os.Signal) error { return r.proc.Signal(sig) }
 func (r *Running) Wait() (int, error) {
 	code, err := r.proc.Wait()
 	phase("wait: container exited")
+	// The helper outlives the namespace's last process otherwise.
+	r.net.stop()
 	stores, serr := r.e.States()
 	if serr == nil {
 		stores.SetState(r.ID, func(st *state.State) error {
@@ -115,9 +118,15 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 		sp.Process.ConsoleSize = &specs.Box{Height: sio.ConsoleRows, Width: sio.ConsoleCols}
 	}
 	phase("start: spec generated")
-	proc, err := runtime.Start(ctx, runtime.Options{Spec: sp, Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
+	opts := runtime.Options{Spec: sp, Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr}
+	net, err := e.networkFor(c, rec, &opts)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := runtime.Start(ctx, opts)
 	phase("start: container exec'd")
 	if err != nil {
+		net.stop()
 		code := errdefs.ExitCode(err)
 		stores.SetState(id, func(s *state.State) error {
 			s.Status = state.Exited
@@ -138,7 +147,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 			sig = v
 		}
 	}
-	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, e: e}
+	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, net: net, e: e}
 	pid := proc.Pid()
 	if err := stores.SetState(id, func(s *state.State) error {
 		s.Status = state.Running
@@ -157,6 +166,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 	}); err != nil {
 		proc.Signal(syscall.SIGKILL)
 		proc.Wait()
+		net.stop()
 		return nil, err
 	}
 	return run, nil
@@ -212,6 +222,10 @@ func (e *Engine) reconciled(id string) (*state.Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Its supervisor is gone, and the kernel killed the network helper
+	// with it; this covers a helper that escaped (a supervisor older than
+	// the helper's parent-death signal).
+	stopOrphanedNetwork(dir)
 	return stores.Get(id)
 }
 
@@ -232,35 +246,13 @@ func alive(s *state.State) bool {
 // (state Z in /proc/PID/stat): when its supervisor died, the host's init
 // may take a while to collect it.
 func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+	st, ok := procstat.Read(pid)
+	return ok && st.IsZombie()
 }
 
-// pidStartTime reads field 22 of /proc/PID/stat (start time in clock
-// ticks since boot), 0 if the process does not exist.
-func pidStartTime(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may contain spaces and parentheses:
-	// count fields after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
-}
+// pidStartTime is the process's start time in clock ticks since boot, 0
+// if the process does not exist.
+func pidStartTime(pid int) uint64 { return procstat.StartTime(pid) }
 
 var cachedBootID string
 

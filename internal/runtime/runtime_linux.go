@@ -135,6 +135,13 @@ type Options struct {
 	// launcher) exits right after the start, and the container, re-parented
 	// to its monitor (a child subreaper), must live on.
 	Detached bool
+
+	// BeforeSetup, if set, runs once the init exists in its new
+	// namespaces and before it is given its configuration: nothing of the
+	// container runs until it returns. cove connects the container's
+	// network namespace here (/proc/PID/ns/net), so that the command
+	// finds its network up. An error kills the init and is returned.
+	BeforeSetup func(pid int) error
 }
 
 // InitError is a failure of the container's init before it could execute
@@ -263,15 +270,33 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	// waiting in the pipe when the init first reads. A goroutine, because
 	// a large spec may not fit the pipe's buffer. A write error means the
 	// init died (or never started), which the socket or cmd.Start tells.
-	go func() {
-		cfgW.Write(cfg)
-		cfgW.Close()
-	}()
+	writeConfig := func() {
+		go func() {
+			cfgW.Write(cfg)
+			cfgW.Close()
+		}()
+	}
+	if opts.BeforeSetup == nil {
+		writeConfig()
+	}
 	err = cmd.Start()
 	cfgR.Close()
 	childSock.Close()
 	if err != nil {
+		if opts.BeforeSetup != nil {
+			cfgW.Close()
+		}
 		return nil, fmt.Errorf("starting the container init with namespaces %s: %w", ns.names, err)
+	}
+	if opts.BeforeSetup != nil {
+		// The init waits for its configuration meanwhile.
+		if err := opts.BeforeSetup(cmd.Process.Pid); err != nil {
+			cfgW.Close()
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, err
+		}
+		writeConfig()
 	}
 
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
