@@ -217,6 +217,25 @@ func TestNetworkPublishTCP(t *testing.T) {
 	waitFor(t, 10*time.Second, "httpd after start", func() bool { _, err := httpGet("http://127.0.0.1:" + hp + "/"); return err == nil })
 	h.Run(0, "rm", "-f", id)
 	waitNoHelpers(t, hp+":80")
+
+	// slirp4netns publishes through its API (add_hostfwd), IPv4 only.
+	if _, err := exec.LookPath("slirp4netns"); err == nil {
+		hp := strconv.Itoa(freePort(t))
+		monRunDetached(t, h, "--name", "slirpweb", "--network", "slirp4netns", "-p", hp+":80",
+			"cove-test/busybox", "sh", "-c", "mkdir /www; echo hello-slirp > /www/index.html; httpd -f -p 80 -h /www")
+		waitFor(t, 10*time.Second, "httpd through slirp4netns", func() bool {
+			body, err := httpGet("http://127.0.0.1:" + hp + "/")
+			return err == nil && body == "hello-slirp\n"
+		})
+		if r := h.Run(0, "port", "slirpweb", "80"); r.Stdout != "0.0.0.0:"+hp+"\n" {
+			t.Errorf("port slirpweb 80: %q", r.Stdout)
+		}
+		h.Run(0, "rm", "-f", "slirpweb")
+		waitNoHelpers(t, "slirp4netns.sock")
+		if _, err := httpGet("http://127.0.0.1:" + hp + "/"); err == nil {
+			t.Error("slirp4netns's port still answers after rm")
+		}
+	}
 }
 
 // TestNetworkPublishUDPAndAll: a UDP echo server behind -p /udp, and -P

@@ -94,8 +94,6 @@ func parseNetwork(o *ContainerOptions, p *parsedOptions) error {
 		switch p.Network {
 		case spec.NetworkNone:
 			return errdefs.InvalidArgument("-p/-P: a container with --network none has no network to publish ports on")
-		case network.Slirp:
-			return errdefs.InvalidArgument("-p/-P with --network slirp4netns: publishing ports through slirp4netns is not supported yet; use the default network (pasta)")
 		}
 	}
 	if p.Network == spec.NetworkHost {
@@ -342,8 +340,12 @@ func (e *Engine) portsOf(c *state.Container, rec *containerRecord) map[string][]
 		k := strconv.Itoa(int(p.ContainerPort)) + "/" + p.Protocol
 		ips := []string{p.HostIP}
 		if p.HostIP == "" {
-			// Docker lists the wildcard once per family.
+			// Docker lists the wildcard once per family; slirp4netns
+			// binds IPv4 only.
 			ips = []string{"0.0.0.0", "::"}
+			if ns.Helper == network.Slirp {
+				ips = ips[:1]
+			}
 		}
 		for _, ip := range ips {
 			out[k] = append(out[k], PortBinding{HostIP: ip, HostPort: strconv.Itoa(int(p.HostPort))})

@@ -24,6 +24,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -199,11 +200,15 @@ func Start(o StartOptions) (*Helper, error) {
 	case Pasta:
 		args = pastaArgs(o.Ports)
 	case Slirp:
+		args = []string{"--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--ready-fd=4", "--netns-type=path", "/proc/self/fd/3"}
 		if len(o.Ports) > 0 {
-			readyW.Close()
-			return nil, fmt.Errorf("publishing ports with slirp4netns is not supported yet; use the default network (pasta): %w", errdefs.ErrUnsupported)
+			// Relative to its working directory (the container's): a
+			// socket path may not exceed 108 bytes, and state
+			// directories under $HOME can.
+			os.Remove(filepath.Join(o.Dir, slirpSocket))
+			args = append(args, "--api-socket", slirpSocket)
 		}
-		args = []string{"--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--ready-fd=4", "--netns-type=path", "/proc/self/fd/3", "tap0"}
+		args = append(args, "tap0")
 	default:
 		readyW.Close()
 		return nil, fmt.Errorf("unknown network helper %q", o.Helper)
@@ -211,7 +216,7 @@ func Start(o StartOptions) (*Helper, error) {
 	cmd := exec.Command(o.Helper, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{o.NetNS, readyW}
-	cmd.Dir = "/"
+	cmd.Dir = o.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Dies with the supervisor (see the package documentation); its
 		// own process group, so a terminal's ^C goes to the supervisor,
@@ -237,7 +242,59 @@ func Start(o StartOptions) (*Helper, error) {
 		msg, _ := os.ReadFile(logPath)
 		return nil, fmt.Errorf("%s did not set up the container's network after %s: %s", o.Helper, time.Since(t0).Round(time.Millisecond), cleanLog(msg))
 	}
+	if o.Helper == Slirp {
+		for _, p := range o.Ports {
+			if err := slirpForward(o.Dir, p); err != nil {
+				h.Stop()
+				return nil, err
+			}
+		}
+	}
 	return h, nil
+}
+
+// slirpSocket is slirp4netns's API socket in the container's directory.
+const slirpSocket = "slirp4netns.sock"
+
+// slirpForward asks slirp4netns to publish a port (its add_hostfwd). It
+// listens on the host itself and connects to the container's address;
+// connections arrive from slirp's gateway, 10.0.2.2.
+func slirpForward(dir string, p Published) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Through the directory's descriptor: the path stays short.
+	c, err := net.Dial("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), slirpSocket))
+	if err != nil {
+		return fmt.Errorf("slirp4netns API socket: %w", err)
+	}
+	defer c.Close()
+	hostAddr := p.HostIP
+	if hostAddr == "" {
+		hostAddr = "0.0.0.0"
+	}
+	req, _ := json.Marshal(map[string]any{"execute": "add_hostfwd", "arguments": map[string]any{
+		"proto": p.Protocol, "host_addr": hostAddr, "host_port": p.HostPort, "guest_addr": slirpIP, "guest_port": p.ContainerPort,
+	}})
+	if _, err := c.Write(req); err != nil {
+		return fmt.Errorf("slirp4netns API: %w", err)
+	}
+	c.(*net.UnixConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var resp struct {
+		Error *struct {
+			Desc string `json:"desc"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return fmt.Errorf("slirp4netns API: reading the answer to add_hostfwd: %w", err)
+	}
+	if resp.Error != nil {
+		return errdefs.InvalidArgument("-p: slirp4netns cannot publish %s/%s: %s", hostPortString(p.HostIP, p.HostPort), p.Protocol, resp.Error.Desc)
+	}
+	return nil
 }
 
 // cleanLog keeps the helper's messages, without pasta's noise about
