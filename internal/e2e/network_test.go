@@ -195,6 +195,9 @@ func TestNetworkPublishTCP(t *testing.T) {
 	if !strings.Contains(r.Stdout, `"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"`+hp+`"}]`) || !strings.Contains(r.Stdout, `"99/tcp":null`) {
 		t.Errorf("inspect Ports: %s", r.Stdout)
 	}
+	if ip := monInspect(t, h, "web", "{{.NetworkSettings.IPAddress}}"); net.ParseIP(ip) == nil {
+		t.Errorf("inspect IPAddress of a running container: %q", ip)
+	}
 	// Container to container, through the host's loopback.
 	r = h.Run(0, "run", "--rm", "cove-test/busybox", "wget", "-q", "-O-", "http://host.containers.internal:"+hp+"/")
 	if r.Stdout != "hello-web\n" {

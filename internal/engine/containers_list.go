@@ -199,6 +199,7 @@ type InspectContainerConfig struct {
 type InspectNetwork struct {
 	Ports     map[string][]PortBinding `json:"Ports"`
 	IPAddress string                   `json:"IPAddress"`
+	Gateway   string                   `json:"Gateway"`
 }
 
 // PortBinding is one published port.
@@ -329,6 +330,9 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		in.Config.ExposedPorts[strconv.Itoa(int(x.Port))+"/"+x.Protocol] = struct{}{}
 	}
 	in.NetworkSettings = InspectNetwork{Ports: e.portsOf(c, rec)}
+	if ns, ok := e.runningNetState(c); ok {
+		in.NetworkSettings.IPAddress, in.NetworkSettings.Gateway = ns.IPAddress, ns.Gateway
+	}
 	hc.PortBindings = map[string][]PortBinding{}
 	for _, m := range p.Ports {
 		for i := 0; i < int(m.Count); i++ {

@@ -34,6 +34,9 @@ type netState struct {
 	// Parent is the supervisor that started the helper.
 	Parent int                 `json:"Parent"`
 	Ports  []network.Published `json:"Ports,omitempty"`
+	// IPAddress and Gateway are the container's, for inspect.
+	IPAddress string `json:"IPAddress,omitempty"`
+	Gateway   string `json:"Gateway,omitempty"`
 }
 
 // parseNetwork validates --network and the options that go with it.
@@ -223,7 +226,11 @@ func (n *networkStarter) connect(pid int) error {
 		return err
 	}
 	n.h = h
-	data, _ := json.Marshal(netState{Helper: h.Name, Pid: h.Pid, Start: h.Start, Parent: os.Getpid(), Ports: n.ports})
+	rec := netState{Helper: h.Name, Pid: h.Pid, Start: h.Start, Parent: os.Getpid(), Ports: n.ports}
+	if a, err := network.AddressesFor(n.helper); err == nil {
+		rec.IPAddress, rec.Gateway = a.ContainerIP, a.Gateway
+	}
+	data, _ := json.Marshal(rec)
 	if err := writeFileAtomic(filepath.Join(n.dir, netStateFile), data); err != nil {
 		h.Stop()
 		n.h = nil
@@ -325,14 +332,7 @@ func (e *Engine) portsOf(c *state.Container, rec *containerRecord) map[string][]
 	for _, x := range exposedPorts(rec) {
 		out[strconv.Itoa(int(x.Port))+"/"+x.Protocol] = nil
 	}
-	if c.State.Status != state.Running && c.State.Status != state.Paused {
-		return out
-	}
-	stores, err := e.States()
-	if err != nil {
-		return out
-	}
-	ns, ok := readNetState(stores.Dir(c.ID))
+	ns, ok := e.runningNetState(c)
 	if !ok {
 		return out
 	}
@@ -352,6 +352,18 @@ func (e *Engine) portsOf(c *state.Container, rec *containerRecord) map[string][]
 		}
 	}
 	return out
+}
+
+// runningNetState is the network record of a running container.
+func (e *Engine) runningNetState(c *state.Container) (*netState, bool) {
+	if c.State.Status != state.Running && c.State.Status != state.Paused {
+		return nil, false
+	}
+	stores, err := e.States()
+	if err != nil {
+		return nil, false
+	}
+	return readNetState(stores.Dir(c.ID))
 }
 
 // ContainerPorts returns a container's published ports (cove port).
