@@ -467,7 +467,7 @@ func (e *Engine) writeEtcFiles(c *state.Container, rec *containerRecord) (string
 		return "", err
 	}
 	dir := stores.Dir(c.ID)
-	hosts, resolv, err := etcNetworkFiles(c, rec)
+	hosts, resolv, err := etcNetworkFiles(c, rec, e.Config.RunRoot)
 	if err != nil {
 		return "", err
 	}

@@ -171,16 +171,17 @@ func exposedPorts(rec *containerRecord) []spec.ExposedPort {
 // networkStarter connects a container's network namespace as the runtime's
 // BeforeSetup hook, and remembers the helper it started.
 type networkStarter struct {
-	helper string
-	dir    string
-	ports  []network.Published
-	h      *network.Helper
+	helper   string
+	dir      string
+	cacheDir string
+	ports    []network.Published
+	h        *network.Helper
 }
 
 // prepareNetwork allocates the published ports (refusing taken and
 // privileged ones before anything starts) and returns the starter, nil
 // for a container without a helper.
-func prepareNetwork(dir string, rec *containerRecord, helper string) (*networkStarter, error) {
+func prepareNetwork(dir, cacheDir string, rec *containerRecord, helper string) (*networkStarter, error) {
 	if helper == "" {
 		return nil, nil
 	}
@@ -188,7 +189,7 @@ func prepareNetwork(dir string, rec *containerRecord, helper string) (*networkSt
 	if err != nil {
 		return nil, err
 	}
-	return &networkStarter{helper: helper, dir: dir, ports: ports}, nil
+	return &networkStarter{helper: helper, dir: dir, cacheDir: cacheDir, ports: ports}, nil
 }
 
 // networkFor prepares the container's network and sets the runtime's hook
@@ -205,7 +206,7 @@ func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runt
 	dir := stores.Dir(c.ID)
 	// A helper recorded by an earlier run whose supervisor died.
 	stopOrphanedNetwork(dir)
-	n, err := prepareNetwork(dir, rec, helper)
+	n, err := prepareNetwork(dir, e.Config.RunRoot, rec, helper)
 	if err != nil || n == nil {
 		return nil, err
 	}
@@ -221,13 +222,13 @@ func (n *networkStarter) connect(pid int) error {
 		return fmt.Errorf("opening the container's network namespace: %w", err)
 	}
 	defer ns.Close()
-	h, err := network.Start(network.StartOptions{Helper: n.helper, NetNS: ns, Ports: n.ports, Dir: n.dir})
+	h, err := network.Start(network.StartOptions{Helper: n.helper, NetNS: ns, Ports: n.ports, Dir: n.dir, CacheDir: n.cacheDir})
 	if err != nil {
 		return err
 	}
 	n.h = h
 	rec := netState{Helper: h.Name, Pid: h.Pid, Start: h.Start, Parent: os.Getpid(), Ports: n.ports}
-	if a, err := network.AddressesFor(n.helper); err == nil {
+	if a, err := network.AddressesFor(n.helper, n.cacheDir); err == nil {
 		rec.IPAddress, rec.Gateway = a.ContainerIP, a.Gateway
 	}
 	data, _ := json.Marshal(rec)
@@ -302,7 +303,7 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // etcNetworkFiles returns the container's /etc/hosts and /etc/resolv.conf.
-func etcNetworkFiles(c *state.Container, rec *containerRecord) (hosts, resolv string, err error) {
+func etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string) (hosts, resolv string, err error) {
 	p := &rec.Parsed
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	d := network.DNS{Servers: p.DNS.Servers, Search: p.DNS.Search, Options: p.DNS.Options}
@@ -317,7 +318,7 @@ func etcNetworkFiles(c *state.Container, rec *containerRecord) (hosts, resolv st
 	if err != nil {
 		return "", "", err
 	}
-	a, err := network.AddressesFor(helper)
+	a, err := network.AddressesFor(helper, cacheDir)
 	if err != nil {
 		return "", "", err
 	}

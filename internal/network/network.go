@@ -87,8 +87,9 @@ type Addresses struct {
 	DNS string
 }
 
-// AddressesFor returns the addresses the helper will give.
-func AddressesFor(helper string) (Addresses, error) {
+// AddressesFor returns the addresses the helper will give. cacheDir holds
+// the probe of pasta's options (see pastaFeatures).
+func AddressesFor(helper, cacheDir string) (Addresses, error) {
 	if helper == Slirp {
 		return Addresses{ContainerIP: slirpIP, Gateway: slirpGateway, DNS: slirpDNS}, nil
 	}
@@ -110,7 +111,7 @@ func AddressesFor(helper string) (Addresses, error) {
 			}
 		}
 	}
-	if pastaFeatures().dnsForward {
+	if pastaFeatures(cacheDir).DNSForward {
 		a.DNS = pastaDNSForward
 	}
 	return a, nil
@@ -139,23 +140,54 @@ func defaultRoute4() (ifName, gateway string, err error) {
 	return "", "", fmt.Errorf("pasta needs an IPv4 default route on the host, and there is none (see `ip route`); use --network slirp4netns or none: %w", errdefs.ErrUnsupported)
 }
 
+// pastaFlags are the options of the installed pasta that cove uses when
+// present.
 type pastaFlags struct {
-	probed     bool
-	dnsForward bool
+	// Key identifies the binary probed: path, size and modification time.
+	Key        string `json:"Key"`
+	DNSForward bool   `json:"DNSForward"`
 }
 
-var pastaProbe pastaFlags
+var pastaProbe *pastaFlags
 
 // pastaFeatures probes the installed pasta's options from its --help
 // (Debian 12's prints "unknown version", so the version says nothing).
-func pastaFeatures() pastaFlags {
-	if pastaProbe.probed {
-		return pastaProbe
+// The probe costs 13-20 ms (pasta logs each help line to syslog too), so
+// it is cached in cacheDir (cove's run root) until the binary changes.
+func pastaFeatures(cacheDir string) pastaFlags {
+	if pastaProbe != nil {
+		return *pastaProbe
 	}
-	pastaProbe.probed = true
+	var key string
+	if path, err := exec.LookPath("pasta"); err == nil {
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+		if fi, err := os.Stat(path); err == nil {
+			key = fmt.Sprintf("%s %d %d", path, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	cache := ""
+	if cacheDir != "" {
+		cache = filepath.Join(cacheDir, "pasta-options.json")
+		var f pastaFlags
+		if b, err := os.ReadFile(cache); err == nil && json.Unmarshal(b, &f) == nil && f.Key == key && key != "" {
+			pastaProbe = &f
+			return f
+		}
+	}
 	out, _ := exec.Command("pasta", "--help").CombinedOutput()
-	pastaProbe.dnsForward = bytes.Contains(out, []byte("--dns-forward"))
-	return pastaProbe
+	f := pastaFlags{Key: key, DNSForward: bytes.Contains(out, []byte("--dns-forward"))}
+	pastaProbe = &f
+	if cache != "" && key != "" {
+		if b, err := json.Marshal(f); err == nil {
+			tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
+			if os.WriteFile(tmp, b, 0o600) == nil {
+				os.Rename(tmp, cache)
+			}
+		}
+	}
+	return f
 }
 
 // Helper is a running pasta or slirp4netns.
@@ -176,6 +208,8 @@ type StartOptions struct {
 	Ports []Published
 	// Dir is the container's directory: the helper's log goes there.
 	Dir string
+	// CacheDir caches the probe of pasta's options.
+	CacheDir string
 }
 
 // Start starts the helper and returns once the container's interface is
@@ -198,7 +232,7 @@ func Start(o StartOptions) (*Helper, error) {
 	var args []string
 	switch o.Helper {
 	case Pasta:
-		args = pastaArgs(o.Ports)
+		args = pastaArgs(o.Ports, pastaFeatures(o.CacheDir))
 	case Slirp:
 		args = []string{"--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--ready-fd=4", "--netns-type=path", "/proc/self/fd/3"}
 		if len(o.Ports) > 0 {
@@ -319,9 +353,9 @@ func cleanLog(b []byte) string {
 // would forward every port the container listens on), no forwarding from
 // the namespace to the host's own ports (the gateway address reaches the
 // host), foreground, ready file on fd 4.
-func pastaArgs(ports []Published) []string {
+func pastaArgs(ports []Published, f pastaFlags) []string {
 	args := []string{"--config-net", "--quiet", "--foreground", "--pid", "/proc/self/fd/4", "--netns", "/proc/self/fd/3"}
-	if pastaFeatures().dnsForward {
+	if f.DNSForward {
 		args = append(args, "--dns-forward", pastaDNSForward)
 	}
 	var tcp, udp []string

@@ -50,13 +50,13 @@ func TestPastaArgs(t *testing.T) {
 	got := strings.Join(pastaArgs([]Published{
 		{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"},
 		{HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
-	}), " ")
-	for _, want := range []string{"-t 8080:80", "-u 127.0.0.1/5353:53", "-T none", "-U none", "--netns /proc/self/fd/3", "--foreground"} {
+	}, pastaFlags{DNSForward: true}), " ")
+	for _, want := range []string{"--dns-forward 169.254.1.1", "-t 8080:80", "-u 127.0.0.1/5353:53", "-T none", "-U none", "--netns /proc/self/fd/3", "--foreground"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("pasta args %q lack %q", got, want)
 		}
 	}
-	if got := strings.Join(pastaArgs(nil), " "); !strings.Contains(got, "-t none") || !strings.Contains(got, "-u none") {
+	if got := strings.Join(pastaArgs(nil, pastaFlags{}), " "); !strings.Contains(got, "-t none") || !strings.Contains(got, "-u none") {
 		t.Errorf("without ports pasta must forward none, not auto: %q", got)
 	}
 }
