@@ -245,9 +245,13 @@ func (n *networkStarter) stop() {
 	if n == nil || n.h == nil {
 		return
 	}
+	pid := n.h.Pid
 	n.h.Stop()
 	n.h = nil
-	os.Remove(filepath.Join(n.dir, netStateFile))
+	// Unless a new run (a start right after the exit) recorded its own.
+	if ns, ok := readNetState(n.dir); ok && ns.Pid == pid {
+		os.Remove(filepath.Join(n.dir, netStateFile))
+	}
 }
 
 // stopOwnNetwork stops the helper recorded in a container's directory if

@@ -58,8 +58,6 @@ func (r *Running) Signal(sig os.Signal) error { return r.proc.Signal(sig) }
 func (r *Running) Wait() (int, error) {
 	code, err := r.proc.Wait()
 	phase("wait: container exited")
-	// The helper outlives the namespace's last process otherwise.
-	r.net.stop()
 	stores, serr := r.e.States()
 	if serr == nil {
 		stores.SetState(r.ID, func(st *state.State) error {
@@ -73,6 +71,10 @@ func (r *Running) Wait() (int, error) {
 			return nil
 		})
 	}
+	// The helper outlives the namespace's last process otherwise. After
+	// the exit is recorded: meanwhile another cove would see the process
+	// gone and no exit, and call it killed.
+	r.net.stop()
 	return code, err
 }
 
