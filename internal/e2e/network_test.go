@@ -137,6 +137,12 @@ func TestNetworkDefault(t *testing.T) {
 	if r.Stdout != "search corp.example\nnameserver 192.0.2.53\noptions ndots:3\n" {
 		t.Errorf("--dns flags: resolv.conf %q", r.Stdout)
 	}
+	// --network host: the host's /etc/hosts plus --add-host (the host
+	// is 127.0.0.1 there).
+	r = h.Run(0, "run", "--rm", "--network", "host", "--add-host", "gw:host-gateway", "cove-test/busybox", "sh", "-c", "tail -n 1 /etc/hosts; ip -o link | grep -c .")
+	if lines := strings.Split(r.Stdout, "\n"); lines[0] != "127.0.0.1\tgw" || lines[1] == "2" {
+		t.Errorf("--network host with --add-host: %q", r.Stdout)
+	}
 	// --network none keeps loopback only; slirp4netns works too.
 	r = h.Run(0, "run", "--rm", "--network", "none", "cove-test/busybox", "sh", "-c", "ip route | wc -l")
 	if strings.TrimSpace(r.Stdout) != "0" {
