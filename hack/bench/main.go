@@ -26,7 +26,7 @@ var (
 	coveBin  = flag.String("cove", "bin/cove", "cove binary")
 	podman   = flag.String("podman", "podman", "podman binary")
 	runs     = flag.Int("n", 10, "iterations per benchmark and tool")
-	only     = flag.String("only", "", "comma-separated benchmark names to run (default all)")
+	only     = flag.String("only", "", "comma-separated benchmark names to run (default all; net for the network ones)")
 	userName = flag.String("user", "covetest", "user to run as when started as root")
 	registry = flag.String("registry", "127.0.0.1:5000", "local registry with cove-test images")
 	images   = flag.String("images", "/var/cache/cove-test/images", "fixture directory")
@@ -279,6 +279,9 @@ func main() {
 		}
 		mc, mp := median(tc), median(tp)
 		fmt.Printf("%-42s %12s %12s %9.1fx\n", b.name, mc.Round(100*time.Microsecond), mp.Round(100*time.Microsecond), float64(mp)/float64(mc))
+	}
+	if *only == "" || strings.Contains(","+*only+",", ",net,") {
+		netBench(base, cove, pod)
 	}
 	cove.cmd("rm", "-f", "benchexec").Run()
 	pod.cmd("rm", "-f", "-t", "0", "benchexec").Run()

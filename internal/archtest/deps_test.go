@@ -84,6 +84,10 @@ func rule(p, imp string) string {
 			}
 		}
 	}
+	if under(r, "internal/network") && !isStd(imp) && !under(imp, "golang.org/x/sys") &&
+		!(own && (under(ri, "internal/spec") || under(ri, "internal/errdefs") || under(ri, "pkg"))) {
+		return "the network helpers know only spec, errdefs, pkg/, the standard library and x/sys"
+	}
 	if (under(r, "internal/errdefs") || under(r, "internal/reexec")) && !isStd(imp) {
 		return "errdefs and reexec are stdlib-only leaves"
 	}
@@ -110,6 +114,7 @@ func TestRulesBite(t *testing.T) {
 		{module + "/internal/runtime/seccomp", module + "/internal/storage"},
 		{module + "/internal/storage", module + "/internal/cli"},
 		{module + "/internal/errdefs", "github.com/sirupsen/logrus"},
+		{module + "/internal/network", module + "/internal/state"},
 	}
 	for _, b := range bad {
 		if rule(b[0], b[1]) == "" {
@@ -120,6 +125,7 @@ func TestRulesBite(t *testing.T) {
 		{module + "/internal/storage", "go.podman.io/storage"},
 		{module + "/internal/cli", module + "/internal/engine"},
 		{module + "/pkg/idmap", "golang.org/x/sys/unix"},
+		{module + "/internal/network", module + "/internal/spec"},
 	}
 	for _, g := range good {
 		if why := rule(g[0], g[1]); why != "" {

@@ -262,7 +262,7 @@ func newContainerCmd(f *Factory) *cobra.Command {
 	inspect.Flags().MarkHidden("type")
 	inspect.PreRun = func(cmd *cobra.Command, args []string) { cmd.Flags().Set("type", "container") }
 	cmd.AddCommand(ls, inspect, newRunCmd(f, nil), newCreateCmd(f, nil), newStartCmd(f, nil), newRmCmd(f, nil),
-		newStopCmd(f), newRestartCmd(f), newKillCmd(f), newPauseCmd(f, true), newPauseCmd(f, false), newWaitCmd(f), newRenameCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
+		newStopCmd(f), newRestartCmd(f), newKillCmd(f), newPauseCmd(f, true), newPauseCmd(f, false), newWaitCmd(f), newRenameCmd(f), newPortCmd(f), newContainerPruneCmd(f), newContainerExistsCmd(f))
 	return cmd
 }
 

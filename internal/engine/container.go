@@ -59,7 +59,16 @@ type ContainerOptions struct {
 	StopSignal  string   `json:"StopSignal,omitempty"`
 	StopTimeout *int     `json:"StopTimeout,omitempty"`
 	Network     string   `json:"Network,omitempty"`
-	Restart     string   `json:"Restart,omitempty"`
+	// Publish (-p), PublishAll (-P), Expose, AddHost and the DNS
+	// options go with the network (see parseNetwork).
+	Publish    []string `json:"Publish,omitempty"`
+	PublishAll bool     `json:"PublishAll,omitempty"`
+	Expose     []string `json:"Expose,omitempty"`
+	AddHost    []string `json:"AddHost,omitempty"`
+	DNS        []string `json:"DNS,omitempty"`
+	DNSSearch  []string `json:"DNSSearch,omitempty"`
+	DNSOption  []string `json:"DNSOption,omitempty"`
+	Restart    string   `json:"Restart,omitempty"`
 	// LogDriver and LogOpts are --log-driver and --log-opt (see
 	// ParseLogConfig in logs_config.go).
 	LogDriver string   `json:"LogDriver,omitempty"`
@@ -107,6 +116,14 @@ type parsedOptions struct {
 	Restart    spec.RestartPolicy   `json:"Restart"`
 	StopSignal string               `json:"StopSignal"`
 	Network    string               `json:"Network"`
+	Ports      []spec.PortMapping   `json:"Ports,omitempty"`
+	Expose     []spec.ExposedPort   `json:"Expose,omitempty"`
+	AddHosts   []spec.HostEntry     `json:"AddHosts,omitempty"`
+	DNS        struct {
+		Servers []string `json:"Servers,omitempty"`
+		Search  []string `json:"Search,omitempty"`
+		Options []string `json:"Options,omitempty"`
+	} `json:"DNS"`
 	// SeccompProfile holds a --security-opt seccomp=FILE profile's content,
 	// embedded at create as Docker does, so the file may change or go.
 	SeccompProfile json.RawMessage `json:"SeccompProfile,omitempty"`
@@ -260,14 +277,8 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 	default:
 		return nil, errdefs.InvalidArgument("--pull %q: use always, missing or never", o.Pull)
 	}
-	switch net := o.Network; {
-	case net == "" || net == "none" || net == "default" || net == "bridge" || net == "private":
-		// Until cove has networking, the default is a private loopback.
-		p.Network = spec.NetworkNone
-	case net == "host":
-		p.Network = spec.NetworkHost
-	default:
-		return nil, errdefs.InvalidArgument("--network %q: cove supports none and host for now", net)
+	if err := parseNetwork(o, p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -541,22 +552,15 @@ func (e *Engine) writeEtcFiles(c *state.Container, rec *containerRecord) (string
 		return "", err
 	}
 	dir := stores.Dir(c.ID)
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	if rec.Parsed.Network != spec.NetworkHost {
-		hosts += "127.0.1.1\t" + rec.Hostname + "\n"
-	} else if b, err := os.ReadFile("/etc/hosts"); err == nil {
-		hosts = string(b)
-	}
-	resolv, err := os.ReadFile("/etc/resolv.conf")
+	hosts, resolv, err := etcNetworkFiles(c, rec, e.Config.RunRoot)
 	if err != nil {
-		resolv = []byte("nameserver 8.8.8.8\n")
+		return "", err
 	}
 	hostname := rec.Hostname
 	if rec.Parsed.Network == spec.NetworkHost && rec.Options.Hostname == "" {
 		hostname, _ = os.Hostname()
 	}
-	for name, data := range map[string][]byte{"hosts": []byte(hosts), "hostname": []byte(hostname + "\n"), "resolv.conf": resolv} {
+	for name, data := range map[string][]byte{"hosts": []byte(hosts), "hostname": []byte(hostname + "\n"), "resolv.conf": []byte(resolv)} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return "", err
 		}

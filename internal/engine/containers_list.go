@@ -3,6 +3,7 @@ package engine
 import (
 	goruntime "runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,11 +57,15 @@ func (e *Engine) ListContainers(all bool) ([]ContainerSummary, error) {
 		if err != nil {
 			return
 		}
-		found[i] = &ContainerSummary{
+		sum := &ContainerSummary{
 			ID: c.ID, Name: c.Name, Image: rec.Options.Image, ImageID: rec.ImageID,
 			Command: commandLine(rec), Created: c.Created, State: c.State, Labels: rec.Parsed.Labels,
 			Mounts: rec.Parsed.Mounts,
 		}
+		if c.State.Status == state.Running || c.State.Status == state.Paused {
+			sum.Ports = portsSummary(e.portsOf(c, rec))
+		}
+		found[i] = sum
 	})
 	out := make([]ContainerSummary, 0, len(ids))
 	for _, c := range found {
@@ -162,6 +167,14 @@ type InspectHostConfig struct {
 	Ulimits        []spec.Ulimit      `json:"Ulimits"`
 	Devices        []spec.Device      `json:"Devices"`
 	Sysctls        map[string]string  `json:"Sysctls"`
+	// PortBindings are the -p requests (HostPort "" for a free port);
+	// NetworkSettings.Ports has what a running container got.
+	PortBindings    map[string][]PortBinding `json:"PortBindings"`
+	PublishAllPorts bool                     `json:"PublishAllPorts"`
+	Dns             []string                 `json:"Dns"`
+	DnsSearch       []string                 `json:"DnsSearch"`
+	DnsOptions      []string                 `json:"DnsOptions"`
+	ExtraHosts      []string                 `json:"ExtraHosts"`
 }
 
 // InspectMount is one entry of Mounts.
@@ -205,6 +218,7 @@ type InspectContainerConfig struct {
 type InspectNetwork struct {
 	Ports     map[string][]PortBinding `json:"Ports"`
 	IPAddress string                   `json:"IPAddress"`
+	Gateway   string                   `json:"Gateway"`
 }
 
 // PortBinding is one published port.
@@ -260,8 +274,9 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		StartedAt: timeString(s.StartedAt), FinishedAt: timeString(s.FinishedAt), Health: s.Health,
 	}
 	netMode := o.Network
-	if netMode == "" {
-		netMode = "none"
+	if p.Network == networkDefault {
+		// Docker's name for the default network.
+		netMode = "bridge"
 	}
 	hc := InspectHostConfig{
 		Binds: []string{}, NetworkMode: netMode, RestartPolicy: p.Restart, AutoRemove: o.AutoRemove,
@@ -337,9 +352,32 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		Hostname: rec.Hostname, User: user, Tty: o.Tty, OpenStdin: o.OpenStdin, AttachStdout: true, AttachStderr: true,
 		AttachStdin: o.OpenStdin, Env: nonNilStrings(env), Cmd: cmd, Image: o.Image, Volumes: rec.ImageConfig.Volumes,
 		WorkingDir: workdir, Entrypoint: entry, Labels: labels, StopSignal: stopSig, StopTimeout: o.StopTimeout,
-		ExposedPorts: rec.ImageConfig.ExposedPorts, Healthcheck: p.Healthcheck,
+		ExposedPorts: map[string]struct{}{}, Healthcheck: p.Healthcheck,
 	}
-	in.NetworkSettings = InspectNetwork{Ports: map[string][]PortBinding{}}
+	for _, x := range exposedPorts(rec) {
+		in.Config.ExposedPorts[strconv.Itoa(int(x.Port))+"/"+x.Protocol] = struct{}{}
+	}
+	in.NetworkSettings = InspectNetwork{Ports: e.portsOf(c, rec)}
+	if ns, ok := e.runningNetState(c); ok {
+		in.NetworkSettings.IPAddress, in.NetworkSettings.Gateway = ns.IPAddress, ns.Gateway
+	}
+	hc.PortBindings = map[string][]PortBinding{}
+	for _, m := range p.Ports {
+		for i := 0; i < int(m.Count); i++ {
+			k := strconv.Itoa(int(m.ContainerPort)+i) + "/" + m.Protocol
+			hp := ""
+			if m.HostPort != 0 {
+				hp = strconv.Itoa(int(m.HostPort) + i)
+				if m.HostRangeEnd != 0 {
+					hp += "-" + strconv.Itoa(int(m.HostRangeEnd))
+				}
+			}
+			hc.PortBindings[k] = append(hc.PortBindings[k], PortBinding{HostIP: m.HostIP, HostPort: hp})
+		}
+	}
+	hc.PublishAllPorts = o.PublishAll
+	hc.Dns, hc.DnsSearch, hc.DnsOptions, hc.ExtraHosts = nonNilStrings(o.DNS), nonNilStrings(o.DNSSearch), nonNilStrings(o.DNSOption), o.AddHost
+	in.HostConfig = hc
 	return in, nil
 }
 

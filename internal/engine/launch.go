@@ -405,6 +405,12 @@ func (l *launcher) start(fresh bool) error {
 		sp.Process.ConsoleSize = &specs.Box{Height: l.consoleRows, Width: l.consoleCols}
 	}
 	opts := runtime.Options{Spec: sp}
+	// The helper is this process's child, started from the main thread
+	// (see init), so its parent-death signal fires with the monitor.
+	net, err := l.e.networkFor(c, rec, &opts)
+	if err != nil {
+		return failed(err)
+	}
 	// childEnds go to the container; the other ends are kept for the
 	// monitor, by the name of its flag.
 	var childEnds []*os.File
@@ -450,6 +456,7 @@ func (l *launcher) start(fresh bool) error {
 		f.Close()
 	}
 	if err != nil {
+		net.stop()
 		closeAll()
 		return failed(err)
 	}
@@ -487,6 +494,7 @@ func (l *launcher) start(fresh bool) error {
 		// wants it.
 		proc.Signal(syscall.SIGKILL)
 		proc.Wait()
+		net.stop()
 		closeAll()
 		return err
 	}
@@ -527,6 +535,7 @@ func (l *launcher) execMonitor() int {
 	signal.Reset(RelaySignal)
 	l.proc.Signal(syscall.SIGKILL)
 	code, _ := l.proc.Wait()
+	stopOwnNetwork(l.dir)
 	l.stores.SetState(l.id, func(s *state.State) error {
 		s.Status = state.Exited
 		s.ExitCode = code
@@ -582,6 +591,10 @@ func (l *launcher) afterExit(pid, code int, finished time.Time) int {
 		healthOnExit(s)
 		return nil
 	})
+	// The container is gone: its network helper (our child, through the
+	// monitor's execve) goes too, also when the exit is not ours to
+	// record.
+	stopOwnNetwork(l.dir)
 	if err != nil {
 		return 0
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	"github.com/cove-run/cove/internal/runtime"
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/pkg/procstat"
 )
 
 // StartIO are the streams a foreground container uses; nil means
@@ -39,6 +39,7 @@ type Running struct {
 	StopSignal syscall.Signal
 	AutoRemove bool
 	proc       *runtime.Process
+	net        *networkStarter
 	e          *Engine
 	health     *spec.Healthcheck
 }
@@ -74,6 +75,10 @@ func (r *Running) Wait() (int, error) {
 			return nil
 		})
 	}
+	// The helper outlives the namespace's last process otherwise. After
+	// the exit is recorded: meanwhile another cove would see the process
+	// gone and no exit, and call it killed.
+	r.net.stop()
 	return code, err
 }
 
@@ -115,9 +120,15 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 		sp.Process.ConsoleSize = &specs.Box{Height: sio.ConsoleRows, Width: sio.ConsoleCols}
 	}
 	phase("start: spec generated")
-	proc, err := runtime.Start(ctx, runtime.Options{Spec: sp, Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
+	opts := runtime.Options{Spec: sp, Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr}
+	net, err := e.networkFor(c, rec, &opts)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := runtime.Start(ctx, opts)
 	phase("start: container exec'd")
 	if err != nil {
+		net.stop()
 		code := errdefs.ExitCode(err)
 		stores.SetState(id, func(s *state.State) error {
 			s.Status = state.Exited
@@ -138,7 +149,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 			sig = v
 		}
 	}
-	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, e: e, health: rec.Parsed.Healthcheck}
+	run := &Running{ID: id, Name: c.Name, Tty: rec.Options.Tty, StopSignal: sig, AutoRemove: rec.Options.AutoRemove, proc: proc, net: net, e: e, health: rec.Parsed.Healthcheck}
 	pid := proc.Pid()
 	if err := stores.SetState(id, func(s *state.State) error {
 		s.Status = state.Running
@@ -158,6 +169,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 	}); err != nil {
 		proc.Signal(syscall.SIGKILL)
 		proc.Wait()
+		net.stop()
 		return nil, err
 	}
 	return run, nil
@@ -214,6 +226,10 @@ func (e *Engine) reconciled(id string) (*state.Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Its supervisor is gone, and the kernel killed the network helper
+	// with it; this covers a helper that escaped (a supervisor older than
+	// the helper's parent-death signal).
+	stopOrphanedNetwork(dir)
 	return stores.Get(id)
 }
 
@@ -234,35 +250,13 @@ func alive(s *state.State) bool {
 // (state Z in /proc/PID/stat): when its supervisor died, the host's init
 // may take a while to collect it.
 func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+	st, ok := procstat.Read(pid)
+	return ok && st.IsZombie()
 }
 
-// pidStartTime reads field 22 of /proc/PID/stat (start time in clock
-// ticks since boot), 0 if the process does not exist.
-func pidStartTime(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may contain spaces and parentheses:
-	// count fields after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
-}
+// pidStartTime is the process's start time in clock ticks since boot, 0
+// if the process does not exist.
+func pidStartTime(pid int) uint64 { return procstat.StartTime(pid) }
 
 // bootID is this boot's identifier, read once (ps reconciles containers
 // from several goroutines).

@@ -599,3 +599,48 @@ func TestContainerConcurrentStarts(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerBeforeSetup: the hook sees the init in its namespaces, the
+// command runs only after it returned, and a failing hook fails Start
+// with its error and leaves no init behind.
+func TestContainerBeforeSetup(t *testing.T) {
+	needRoot(t)
+	root := newRootfs(t)
+	dir := hostDir(t)
+	s := newSpec(root, "cat", "/shared/flag")
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/shared", Type: "bind", Source: dir, Options: []string{"rbind"}})
+	var stdout strings.Builder
+	var hookPid int
+	p, err := corert.Start(context.Background(), corert.Options{Spec: s, Stdout: &stdout, BeforeSetup: func(pid int) error {
+		hookPid = pid
+		// Slow on purpose: the command must wait for us.
+		time.Sleep(200 * time.Millisecond)
+		return os.WriteFile(filepath.Join(dir, "flag"), []byte("after-hook\n"), 0o644)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := p.Wait()
+	if err != nil || code != 0 {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	if hookPid != p.Pid() {
+		t.Errorf("hook got pid %d, init is %d", hookPid, p.Pid())
+	}
+	if stdout.String() != "after-hook\n" {
+		t.Errorf("the command ran before the hook finished: %q", stdout.String())
+	}
+
+	hookErr := errors.New("no network for you")
+	var pid int
+	_, err = corert.Start(context.Background(), corert.Options{Spec: newSpec(root, "true"), BeforeSetup: func(p int) error {
+		pid = p
+		return hookErr
+	}})
+	if !errors.Is(err, hookErr) {
+		t.Fatalf("Start with a failing hook: %v", err)
+	}
+	if err := unix.Kill(pid, 0); err == nil {
+		t.Errorf("the init %d outlived a failed hook", pid)
+	}
+}

@@ -135,6 +135,14 @@ type Options struct {
 	// launcher) exits right after the start, and the container, re-parented
 	// to its monitor (a child subreaper), must live on.
 	Detached bool
+
+	// BeforeSetup, if set, runs once the init exists in its new
+	// namespaces, concurrently with the init's setup: the init waits for
+	// it before it executes the command, and Start returns only after it
+	// has returned. cove connects the container's network namespace here
+	// (/proc/PID/ns/net), so that the command finds its network up. An
+	// error kills the init and is returned.
+	BeforeSetup func(pid int) error
 }
 
 // InitError is a failure of the container's init before it could execute
@@ -144,7 +152,8 @@ type InitError struct {
 	// Stage is the setup step: "config", "rootfs", "mount", "dev",
 	// "pivot_root", "console", "sysctl", "masked paths",
 	// "read-only paths", "hostname", "rlimits", "cwd", "capabilities",
-	// "seccomp", "user", "no_new_privs", "exec", or "init" when the init
+	// "seccomp", "user", "no_new_privs", "network" (the parent did not
+	// let it go on), "exec", or "init" when the init
 	// died without saying why.
 	Stage string
 	// Errno is the failing system call's error, 0 if none.
@@ -197,6 +206,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.WaitGo = opts.BeforeSetup != nil
 	cfg, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the container configuration: %w", err)
@@ -273,9 +283,32 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the container init with namespaces %s: %w", ns.names, err)
 	}
-
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
-	res := readSync(int(parentSock.Fd()))
+	// The hook overlaps with the init's setup; the init waits for KindGo
+	// (or EOF, when we give up) before its command. It runs on this
+	// goroutine, hence this thread: a process it starts with a
+	// parent-death signal must not die with some other thread (the
+	// launcher's execve into the monitor ends every thread but the
+	// leader).
+	syncDone := make(chan syncResult, 1)
+	go func() { syncDone <- readSync(int(parentSock.Fd())) }()
+	var hookErr error
+	if opts.BeforeSetup != nil {
+		if hookErr = opts.BeforeSetup(cmd.Process.Pid); hookErr != nil {
+			cmd.Process.Kill()
+		} else {
+			proto.Send(int(parentSock.Fd()), proto.Message{Kind: proto.KindGo}, nil)
+		}
+	}
+	res := <-syncDone
+	if hookErr != nil {
+		if res.console != nil {
+			res.console.Close()
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, hookErr
+	}
 	if !stop() {
 		// ctx was done first and the init has been killed.
 		if res.console != nil {

@@ -325,6 +325,19 @@ func run() error {
 		}
 	}
 
+	// 12b. The parent may still be connecting the network namespace
+	// (pasta): it has overlapped with the setup above, and the command
+	// must not run before it is done.
+	if c.WaitGo {
+		m, fd, err := proto.Recv(proto.SyncFD)
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		if err != nil || m.Kind != proto.KindGo {
+			return fail("network", errors.New("the parent did not connect the network"))
+		}
+	}
+
 	// 13. Find the command inside the container, with the container's
 	// PATH and as the container user.
 	path, err := lookPath(c.Args[0], c.Env)

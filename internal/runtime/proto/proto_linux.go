@@ -78,6 +78,11 @@ type Config struct {
 	// Init keeps the init as the container's PID 1, a reaper that runs
 	// the command as its child (docker run --init; see initproc).
 	Init bool `json:"init,omitempty"`
+	// WaitGo makes the init wait, after its setup and before it looks up
+	// and executes the command, for a KindGo message from the parent
+	// (which meanwhile connects the network namespace); EOF instead means
+	// the parent gave up.
+	WaitGo bool `json:"waitGo,omitempty"`
 }
 
 // Device is a host device node (Source) to bind at Path in the container.
@@ -120,6 +125,9 @@ const (
 	// means the command runs; EOF without it means the init died during
 	// setup.
 	KindExec = "exec"
+	// KindGo, from the parent to an init with Config.WaitGo: proceed to
+	// the command.
+	KindGo = "go"
 	// KindError reports a failed step; the init exits after sending it.
 	KindError = "error"
 )

@@ -1,0 +1,436 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/network"
+	"github.com/cove-run/cove/internal/runtime"
+	"github.com/cove-run/cove/internal/spec"
+	"github.com/cove-run/cove/internal/state"
+)
+
+// networkDefault is the recorded network of a container created without
+// --network (or with default or bridge): the helper is chosen at each
+// start (pasta if installed, else slirp4netns).
+const networkDefault = "default"
+
+// netStateFile records a running container's network helper and its
+// published ports, for the supervisor that stops it and for port, ps and
+// inspect. It exists only while the container runs.
+const netStateFile = "network.json"
+
+// netState is the content of netStateFile.
+type netState struct {
+	Helper string `json:"Helper"`
+	Pid    int    `json:"Pid"`
+	Start  uint64 `json:"Start"`
+	// Parent is the supervisor that started the helper.
+	Parent int                 `json:"Parent"`
+	Ports  []network.Published `json:"Ports,omitempty"`
+	// IPAddress and Gateway are the container's, for inspect.
+	IPAddress string `json:"IPAddress,omitempty"`
+	Gateway   string `json:"Gateway,omitempty"`
+}
+
+// parseNetwork validates --network and the options that go with it.
+func parseNetwork(o *ContainerOptions, p *parsedOptions) error {
+	switch net := o.Network; {
+	case net == "" || net == networkDefault || net == "bridge" || net == "private":
+		p.Network = networkDefault
+	case net == spec.NetworkNone || net == spec.NetworkHost || net == network.Pasta || net == network.Slirp:
+		p.Network = net
+	case strings.HasPrefix(net, "container:") || strings.HasPrefix(net, "ns:"):
+		return errdefs.InvalidArgument("--network %q: joining another container's or a path's network namespace is not supported yet", net)
+	case strings.HasPrefix(net, "slirp4netns:") || strings.HasPrefix(net, "pasta:"):
+		return errdefs.InvalidArgument("--network %q: options for the network helper are not supported yet; use %s", net, strings.SplitN(net, ":", 2)[0])
+	default:
+		return errdefs.InvalidArgument("--network %q: no such network (cove has default, none, host, pasta and slirp4netns; user-defined networks are not supported yet)", net)
+	}
+	for _, v := range o.Publish {
+		m, err := spec.ParsePublish(v)
+		if err != nil {
+			return err
+		}
+		p.Ports = append(p.Ports, m)
+	}
+	for _, v := range o.Expose {
+		ports, err := spec.ParseExpose("--expose", v)
+		if err != nil {
+			return err
+		}
+		p.Expose = append(p.Expose, ports...)
+	}
+	for _, v := range o.AddHost {
+		h, err := spec.ParseAddHost(v)
+		if err != nil {
+			return err
+		}
+		p.AddHosts = append(p.AddHosts, h)
+	}
+	for _, v := range o.DNS {
+		s, err := spec.ParseDNSServer(v)
+		if err != nil {
+			return err
+		}
+		p.DNS.Servers = append(p.DNS.Servers, s)
+	}
+	for _, v := range o.DNSSearch {
+		if err := spec.ValidateDNSSearch(v); err != nil {
+			return err
+		}
+		p.DNS.Search = append(p.DNS.Search, v)
+	}
+	for _, v := range o.DNSOption {
+		if err := spec.ValidateDNSOption(v); err != nil {
+			return err
+		}
+		p.DNS.Options = append(p.DNS.Options, v)
+	}
+	if len(o.Publish) > 0 || o.PublishAll {
+		switch p.Network {
+		case spec.NetworkNone:
+			return errdefs.InvalidArgument("-p/-P: a container with --network none has no network to publish ports on")
+		}
+	}
+	if p.Network == spec.NetworkHost {
+		// Docker discards published ports with the host's network: the
+		// container's ports are the host's.
+		p.Ports = nil
+	}
+	return nil
+}
+
+// helperFor resolves the container's network helper: "" for none and
+// host.
+func helperFor(p *parsedOptions) (string, error) {
+	switch p.Network {
+	case network.Pasta, network.Slirp:
+		return p.Network, nil
+	case networkDefault:
+		return network.Choose()
+	}
+	return "", nil
+}
+
+// portMappings are the container's -p mappings plus, with -P, every port
+// the image EXPOSEs and --expose names, on free host ports.
+func portMappings(rec *containerRecord) []spec.PortMapping {
+	maps := append([]spec.PortMapping{}, rec.Parsed.Ports...)
+	if !rec.Options.PublishAll {
+		return maps
+	}
+	for _, e := range exposedPorts(rec) {
+		maps = append(maps, spec.PortMapping{ContainerPort: e.Port, Count: 1, Protocol: e.Protocol})
+	}
+	return maps
+}
+
+// exposedPorts are the image's EXPOSE and --expose ports, sorted.
+func exposedPorts(rec *containerRecord) []spec.ExposedPort {
+	seen := map[spec.ExposedPort]bool{}
+	var out []spec.ExposedPort
+	add := func(e spec.ExposedPort) {
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	for k := range rec.ImageConfig.ExposedPorts {
+		// An image's EXPOSE the spec parser rejects is not worth failing
+		// the start for; skip it.
+		if ports, err := spec.ParseExpose("EXPOSE", k); err == nil {
+			for _, e := range ports {
+				add(e)
+			}
+		}
+	}
+	for _, e := range rec.Parsed.Expose {
+		add(e)
+	}
+	for _, m := range rec.Parsed.Ports {
+		for i := 0; i < int(m.Count); i++ {
+			add(spec.ExposedPort{Port: m.ContainerPort + uint16(i), Protocol: m.Protocol})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Port != out[j].Port {
+			return out[i].Port < out[j].Port
+		}
+		return out[i].Protocol < out[j].Protocol
+	})
+	return out
+}
+
+// networkStarter connects a container's network namespace as the runtime's
+// BeforeSetup hook, and remembers the helper it started.
+type networkStarter struct {
+	helper   string
+	dir      string
+	cacheDir string
+	ports    []network.Published
+	h        *network.Helper
+}
+
+// prepareNetwork allocates the published ports (refusing taken and
+// privileged ones before anything starts) and returns the starter, nil
+// for a container without a helper.
+func prepareNetwork(dir, cacheDir string, rec *containerRecord, helper string) (*networkStarter, error) {
+	if helper == "" {
+		return nil, nil
+	}
+	ports, err := network.AllocatePorts(portMappings(rec))
+	if err != nil {
+		return nil, err
+	}
+	return &networkStarter{helper: helper, dir: dir, cacheDir: cacheDir, ports: ports}, nil
+}
+
+// networkFor prepares the container's network and sets the runtime's hook
+// that connects it; nil for none and host.
+func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runtime.Options) (*networkStarter, error) {
+	helper, err := helperFor(&rec.Parsed)
+	if err != nil {
+		return nil, err
+	}
+	stores, err := e.States()
+	if err != nil {
+		return nil, err
+	}
+	dir := stores.Dir(c.ID)
+	// A helper recorded by an earlier run whose supervisor died.
+	stopOrphanedNetwork(dir)
+	n, err := prepareNetwork(dir, e.Config.RunRoot, rec, helper)
+	if err != nil || n == nil {
+		return nil, err
+	}
+	opts.BeforeSetup = n.connect
+	return n, nil
+}
+
+// connect is the BeforeSetup hook: it starts the helper on the init's
+// network namespace and records it.
+func (n *networkStarter) connect(pid int) error {
+	ns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		return fmt.Errorf("opening the container's network namespace: %w", err)
+	}
+	defer ns.Close()
+	h, err := network.Start(network.StartOptions{Helper: n.helper, NetNS: ns, Ports: n.ports, Dir: n.dir, CacheDir: n.cacheDir})
+	if err != nil {
+		return err
+	}
+	n.h = h
+	rec := netState{Helper: h.Name, Pid: h.Pid, Start: h.Start, Parent: os.Getpid(), Ports: n.ports}
+	if a, err := network.AddressesFor(n.helper, n.cacheDir); err == nil {
+		rec.IPAddress, rec.Gateway = a.ContainerIP, a.Gateway
+	}
+	data, _ := json.Marshal(rec)
+	if err := writeFileAtomic(filepath.Join(n.dir, netStateFile), data); err != nil {
+		h.Stop()
+		n.h = nil
+		return err
+	}
+	return nil
+}
+
+// stop stops the helper this process started and forgets it.
+func (n *networkStarter) stop() {
+	if n == nil || n.h == nil {
+		return
+	}
+	pid := n.h.Pid
+	n.h.Stop()
+	n.h = nil
+	// Unless a new run (a start right after the exit) recorded its own.
+	if ns, ok := readNetState(n.dir); ok && ns.Pid == pid {
+		os.Remove(filepath.Join(n.dir, netStateFile))
+	}
+}
+
+// stopOwnNetwork stops the helper recorded in a container's directory if
+// this process started it (the launcher, back from its monitor).
+func stopOwnNetwork(dir string) {
+	ns, ok := readNetState(dir)
+	if !ok {
+		return
+	}
+	self := os.Getpid()
+	if ns.Parent != self {
+		// Another launcher's run (the container was started again).
+		return
+	}
+	if network.StopRecorded(ns.Pid, ns.Start, func(ppid int) bool { return ppid == self }) {
+		os.Remove(filepath.Join(dir, netStateFile))
+	}
+}
+
+// stopOrphanedNetwork stops the helper recorded in a container's
+// directory if its supervisor is gone (a cove command that finds the
+// container's process dead). The kernel's parent-death signal normally
+// took it already; a helper whose parent is still its supervisor belongs
+// to a live run and is left alone.
+func stopOrphanedNetwork(dir string) {
+	ns, ok := readNetState(dir)
+	if !ok {
+		return
+	}
+	if network.StopRecorded(ns.Pid, ns.Start, func(ppid int) bool { return ppid != ns.Parent }) {
+		os.Remove(filepath.Join(dir, netStateFile))
+	}
+}
+
+func readNetState(dir string) (*netState, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, netStateFile))
+	if err != nil {
+		return nil, false
+	}
+	var ns netState
+	if json.Unmarshal(b, &ns) != nil {
+		return nil, false
+	}
+	return &ns, true
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// etcNetworkFiles returns the container's /etc/hosts and /etc/resolv.conf.
+func etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string) (hosts, resolv string, err error) {
+	p := &rec.Parsed
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+	d := network.DNS{Servers: p.DNS.Servers, Search: p.DNS.Search, Options: p.DNS.Options}
+	switch p.Network {
+	case spec.NetworkHost:
+		b, _ := os.ReadFile("/etc/hosts")
+		return network.AppendHosts(string(b), p.AddHosts), network.ResolvConf(string(hostResolv), d, ""), nil
+	case spec.NetworkNone:
+		return network.IsolatedHostsFile(p.AddHosts, rec.Hostname, c.Name), network.ResolvConf(string(hostResolv), d, ""), nil
+	}
+	helper, err := helperFor(p)
+	if err != nil {
+		return "", "", err
+	}
+	a, err := network.AddressesFor(helper, cacheDir)
+	if err != nil {
+		return "", "", err
+	}
+	return network.HostsFile(a, p.AddHosts, rec.Hostname, c.Name), network.ResolvConf(string(hostResolv), d, a.DNS), nil
+}
+
+// PortsOf returns a running container's published ports, Docker's
+// "80/tcp" -> bindings, with every exposed port (nil bindings when not
+// published).
+func (e *Engine) portsOf(c *state.Container, rec *containerRecord) map[string][]PortBinding {
+	out := map[string][]PortBinding{}
+	for _, x := range exposedPorts(rec) {
+		out[strconv.Itoa(int(x.Port))+"/"+x.Protocol] = nil
+	}
+	ns, ok := e.runningNetState(c)
+	if !ok {
+		return out
+	}
+	for _, p := range ns.Ports {
+		k := strconv.Itoa(int(p.ContainerPort)) + "/" + p.Protocol
+		ips := []string{p.HostIP}
+		if p.HostIP == "" {
+			// Docker lists the wildcard once per family; slirp4netns
+			// binds IPv4 only.
+			ips = []string{"0.0.0.0", "::"}
+			if ns.Helper == network.Slirp {
+				ips = ips[:1]
+			}
+		}
+		for _, ip := range ips {
+			out[k] = append(out[k], PortBinding{HostIP: ip, HostPort: strconv.Itoa(int(p.HostPort))})
+		}
+	}
+	return out
+}
+
+// runningNetState is the network record of a running container.
+func (e *Engine) runningNetState(c *state.Container) (*netState, bool) {
+	if c.State.Status != state.Running && c.State.Status != state.Paused {
+		return nil, false
+	}
+	stores, err := e.States()
+	if err != nil {
+		return nil, false
+	}
+	return readNetState(stores.Dir(c.ID))
+}
+
+// ContainerPorts returns a container's published ports (cove port).
+func (e *Engine) ContainerPorts(ref string) (string, map[string][]PortBinding, error) {
+	stores, err := e.States()
+	if err != nil {
+		return "", nil, err
+	}
+	id, err := stores.Lookup(ref)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := e.reconciled(id)
+	if err != nil {
+		return "", nil, err
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		return "", nil, err
+	}
+	ports := e.portsOf(c, rec)
+	for k, v := range ports {
+		if len(v) == 0 {
+			delete(ports, k)
+		}
+	}
+	return c.Name, ports, nil
+}
+
+// PortKeys returns the "80/tcp" keys of a port map in port order.
+func PortKeys(ports map[string][]PortBinding) []string {
+	keys := make([]string, 0, len(ports))
+	for k := range ports {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		pi, _ := strconv.Atoi(strings.SplitN(keys[i], "/", 2)[0])
+		pj, _ := strconv.Atoi(strings.SplitN(keys[j], "/", 2)[0])
+		return pi < pj || pi == pj && keys[i] < keys[j]
+	})
+	return keys
+}
+
+// portsSummary is ps's PORTS column: "0.0.0.0:8080->80/tcp, :::8080->80/tcp".
+func portsSummary(ports map[string][]PortBinding) string {
+	var parts []string
+	for _, k := range PortKeys(ports) {
+		bs := ports[k]
+		if len(bs) == 0 {
+			parts = append(parts, k)
+			continue
+		}
+		for _, b := range bs {
+			host := b.HostIP
+			if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+				if b.HostIP == "::" {
+					host = "::"
+				}
+			}
+			parts = append(parts, host+":"+b.HostPort+"->"+k)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
