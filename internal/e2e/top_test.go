@@ -12,8 +12,15 @@ func TestTop(t *testing.T) {
 	h := newHarness(t)
 	loadBusybox(t, h)
 	h.Run(0, "run", "-d", "--name", "r", "cove-test/busybox", "sh", "-c", `su -s /bin/sh nobody -c "sleep 300" & exec sleep 301`)
+	// Until su has switched user and exec'd, its command line also
+	// contains "sleep 300": wait for the sleep itself.
 	waitFor(t, 10*time.Second, "both processes", func() bool {
-		return strings.Contains(h.Run(0, "top", "r").Stdout, "sleep 300")
+		for _, l := range strings.Split(h.Run(0, "top", "r").Stdout, "\n") {
+			if f := strings.Fields(l); len(f) == 9 && f[7] == "sleep" && f[8] == "300" {
+				return true
+			}
+		}
+		return false
 	})
 
 	rows := func(out string) [][]string {
