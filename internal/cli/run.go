@@ -286,6 +286,7 @@ func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string,
 		}
 	}()
 	code, werr := run.Wait()
+	defer run.Close()
 	stopHealth()
 	close(done)
 	if restore != nil {

@@ -176,6 +176,8 @@ type networkStarter struct {
 	cacheDir string
 	ports    []network.Published
 	h        *network.Helper
+	// killed is the helper kill stopped, until reap.
+	killed *network.Helper
 }
 
 // prepareNetwork allocates the published ports (refusing taken and
@@ -242,12 +244,27 @@ func (n *networkStarter) connect(pid int) error {
 
 // stop stops the helper this process started and forgets it.
 func (n *networkStarter) stop() {
+	n.kill()
+	n.reap()
+}
+
+// reap waits for a helper killed by kill to be gone.
+func (n *networkStarter) reap() {
+	if n != nil && n.killed != nil {
+		n.killed.Reap()
+		n.killed = nil
+	}
+}
+
+// kill kills the helper without waiting for its exit (see
+// network.Helper.Kill); reap waits.
+func (n *networkStarter) kill() {
 	if n == nil || n.h == nil {
 		return
 	}
 	pid := n.h.Pid
-	n.h.Stop()
-	n.h = nil
+	n.h.Kill()
+	n.killed, n.h = n.h, nil
 	// Unless a new run (a start right after the exit) recorded its own.
 	if ns, ok := readNetState(n.dir); ok && ns.Pid == pid {
 		os.Remove(filepath.Join(n.dir, netStateFile))

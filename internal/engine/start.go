@@ -77,9 +77,16 @@ func (r *Running) Wait() (int, error) {
 	}
 	// The helper outlives the namespace's last process otherwise. After
 	// the exit is recorded: meanwhile another cove would see the process
-	// gone and no exit, and call it killed.
-	r.net.stop()
+	// gone and no exit, and call it killed. Its exit completes while the
+	// caller goes on (removing a --rm container); Close waits for it.
+	r.net.kill()
 	return code, err
+}
+
+// Close waits for what Wait left finishing in the background (the network
+// helper's exit); call it once done with the container.
+func (r *Running) Close() {
+	r.net.reap()
 }
 
 // StartContainer mounts the container's root filesystem, builds its spec
