@@ -315,6 +315,9 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"--add-host", "x:999.1.1.1"}, `"999.1.1.1"`},
 		{[]string{"--dns", "not-an-ip"}, `"not-an-ip"`},
 		{[]string{"--expose", "abc"}, `"abc"`},
+		{[]string{"-p", "18090:80", "-p", "18090:81"}, "published twice"},
+		{[]string{"-p", "18091:80", "-p", "127.0.0.1:18091:81"}, "published twice"},
+		{[]string{"-p", "127.0.0.1:18092:80", "-p", "127.0.0.2:18092:81"}, "two addresses"},
 	} {
 		args := append(append([]string{"run", "--rm"}, c.args...), "cove-test/busybox", "true")
 		r := h.Run(125, args...)
@@ -425,4 +428,31 @@ func syscallKill(pid int) error {
 		return err
 	}
 	return p.Kill()
+}
+
+// TestNetworkRestartKeepsPort: stop (and restart) return only once the
+// network helper has let go of the published ports, so the next start can
+// bind them; and -P gives a port that -p already publishes no second one.
+func TestNetworkRestartKeepsPort(t *testing.T) {
+	needPasta(t)
+	h := newHarness(t)
+	loadBusybox(t, h)
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	p := strconv.Itoa(port)
+	h.Run(0, "run", "-d", "--name", "rp", "-p", p+":80", "-P", "--expose", "81", "cove-test/busybox", "sleep", "1000")
+	r := h.Run(0, "port", "rp")
+	if n := strings.Count(r.Stdout, "80/tcp ->"); n != 2 || !strings.Contains(r.Stdout, ":"+p+"\n") || strings.Count(r.Stdout, "81/tcp ->") != 2 {
+		t.Errorf("-p with -P: want 80/tcp on %s only (IPv4 and IPv6) and 81/tcp on a random port:\n%s", p, r.Stdout)
+	}
+	for i := 0; i < 5; i++ {
+		h.Run(0, "restart", "-t", "0", "rp")
+		h.Run(0, "stop", "-t", "0", "rp")
+		h.Run(0, "start", "rp")
+	}
+	h.Run(0, "rm", "-f", "rp")
 }

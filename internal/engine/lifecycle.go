@@ -109,6 +109,11 @@ func (e *Engine) settle(ctx context.Context, id string) error {
 	for i := 0; time.Now().Before(deadline); i++ {
 		c, err := stores.Get(id)
 		if err != nil || !isRunning(c.State.Status) {
+			// The supervisor records the exit before it stops the network
+			// helper (so that nobody sees the process gone and no exit):
+			// wait for the helper too, or a start right after this stop
+			// finds the published ports still bound.
+			waitNetworkHelperGone(ctx, stores.Dir(id), time.Until(deadline))
 			return nil
 		}
 		select {
@@ -311,4 +316,14 @@ func (e *Engine) PruneContainers() ([]string, error) {
 		removed = append(removed, c.ID)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// waitNetworkHelperGone waits until the network helper recorded in a
+// container's directory has exited (at most timeout).
+func waitNetworkHelperGone(ctx context.Context, dir string, timeout time.Duration) {
+	ns, ok := readNetState(dir)
+	if !ok || ns.Pid <= 0 {
+		return
+	}
+	waitPidfd(ctx, &state.State{Pid: ns.Pid, PidStart: ns.Start}, timeout)
 }

@@ -104,6 +104,36 @@ func parseNetwork(o *ContainerOptions, p *parsedOptions) error {
 		// container's ports are the host's.
 		p.Ports = nil
 	}
+	return checkPortOverlap(p.Ports, o.Publish)
+}
+
+// checkPortOverlap refuses, at create, host ports that two -p options
+// both claim (the same port and protocol, on any addresses), which would
+// otherwise only fail at start and leave an exited container. Random host
+// ports cannot clash.
+func checkPortOverlap(maps []spec.PortMapping, specs []string) error {
+	type claim struct {
+		ip   string
+		spec string
+	}
+	claims := map[string]claim{} // "port/proto" -> the first -p to claim it
+	for j, m := range maps {
+		if m.HostPort == 0 || m.HostRangeEnd != 0 || j >= len(specs) {
+			continue
+		}
+		for i := 0; i < int(m.Count); i++ {
+			k := strconv.Itoa(int(m.HostPort)+i) + "/" + m.Protocol
+			if c, taken := claims[k]; taken {
+				if c.ip == m.HostIP || c.ip == "" || m.HostIP == "" {
+					return errdefs.InvalidArgument("-p: host port %s is published twice (%q and %q)", k, c.spec, specs[j])
+				}
+				// Docker binds one port on two addresses; pasta refuses
+				// ("overlapping port specifier"), so say it now.
+				return errdefs.InvalidArgument("-p: host port %s is published on two addresses (%q and %q), which cove's network helper cannot do; use one address or two ports", k, c.spec, specs[j])
+			}
+			claims[k] = claim{ip: m.HostIP, spec: specs[j]}
+		}
+	}
 	return nil
 }
 
@@ -126,8 +156,18 @@ func portMappings(rec *containerRecord) []spec.PortMapping {
 	if !rec.Options.PublishAll {
 		return maps
 	}
+	// -P publishes the exposed ports that -p did not: Docker gives a port
+	// with a binding no second, random one.
+	bound := map[spec.ExposedPort]bool{}
+	for _, m := range rec.Parsed.Ports {
+		for i := 0; i < int(m.Count); i++ {
+			bound[spec.ExposedPort{Port: m.ContainerPort + uint16(i), Protocol: m.Protocol}] = true
+		}
+	}
 	for _, e := range exposedPorts(rec) {
-		maps = append(maps, spec.PortMapping{ContainerPort: e.Port, Count: 1, Protocol: e.Protocol})
+		if !bound[e] {
+			maps = append(maps, spec.PortMapping{ContainerPort: e.Port, Count: 1, Protocol: e.Protocol})
+		}
 	}
 	return maps
 }
