@@ -116,3 +116,28 @@ func TestUsernsKeepIDNoSubordinateIDs(t *testing.T) {
 		t.Errorf("keep-id without subordinate IDs: %q", r.Stderr)
 	}
 }
+
+// TestUsernsKeepIDCp: cp works with a running keep-id container (it has a
+// user namespace of its own, nested in cove's): what comes out belongs to
+// the user on the host.
+func TestUsernsKeepIDCp(t *testing.T) {
+	if _, err := exec.LookPath("fuse-overlayfs"); err != nil {
+		t.Skip("fuse-overlayfs is not installed (hack/setup-test-env.sh installs it)")
+	}
+	h := newHarness(t)
+	loadBusybox(t, h)
+	src := filepath.Join(h.Dir, "work", "in.txt")
+	os.WriteFile(src, []byte("from the host\n"), 0o644)
+	h.Chown(src)
+	h.Run(0, "run", "-d", "--name", "k", "--userns=keep-id", "cove-test/busybox", "sleep", "300")
+	h.Run(0, "cp", src, "k:/tmp/in.txt")
+	if r := h.Run(0, "exec", "k", "cat", "/tmp/in.txt"); r.Stdout != "from the host\n" {
+		t.Errorf("copied in: %q", r.Stdout)
+	}
+	out := filepath.Join(h.Dir, "work", "out.txt")
+	h.Run(0, "cp", "k:/etc/hostname", out)
+	if u, _ := hostOwner(t, out); u != uint32(h.user.uid) {
+		t.Errorf("copied out: owned by %d on the host, want the user's %d", u, h.user.uid)
+	}
+	h.Run(0, "rm", "-f", "k")
+}

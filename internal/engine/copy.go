@@ -85,12 +85,16 @@ func (j *CopyJoin) Close() {
 // PrepareCopyJoin looks the container up from the host side and, if it is
 // running, opens what the joining process needs.
 func (e *Engine) PrepareCopyJoin(ref string) (*CopyJoin, error) {
-	c, _, err := e.lookupReconciled(ref)
+	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return nil, err
 	}
 	if c.State.Status != state.Running && c.State.Status != state.Paused {
 		return &CopyJoin{}, nil
+	}
+	uidm, _, err := e.idMaps(rec)
+	if err != nil {
+		return nil, err
 	}
 	pidfd, err := unix.PidfdOpen(c.State.Pid, 0)
 	if err != nil {
@@ -98,6 +102,21 @@ func (e *Engine) PrepareCopyJoin(ref string) (*CopyJoin, error) {
 	}
 	j := &CopyJoin{Running: true, Pid: c.State.Pid, PidFD: os.NewFile(uintptr(pidfd), "pidfd")}
 	ns, err := os.Open("/proc/" + strconv.Itoa(c.State.Pid) + "/ns/user")
+	if err == nil && uidm != nil {
+		// A container with a user namespace of its own (keep-id,
+		// --uidmap) is nested in the namespace of the cove that started
+		// it, where the user is root and the container's IDs are mapped.
+		// Join that one: there root is the user on the host (files
+		// copied out are the user's) and has privilege over the nested
+		// namespace's files; in the container's own, root is a
+		// subordinate ID and the user's directories are not ours.
+		var parent int
+		parent, err = unix.IoctlRetInt(int(ns.Fd()), unix.NS_GET_PARENT)
+		ns.Close()
+		if err == nil {
+			ns = os.NewFile(uintptr(parent), "userns-parent")
+		}
+	}
 	if err == nil {
 		j.UserNS = ns
 	}
