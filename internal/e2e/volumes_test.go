@@ -219,6 +219,17 @@ func TestVolumeRun(t *testing.T) {
 	if got := len(volumeNames(h)); got != before {
 		t.Errorf("run --rm left %d volumes, want %d", got, before)
 	}
+	// Shared through --volumes-from: the last rm -v removes it.
+	h.Run(0, "create", "--name", "share1", "-v", "/s", bb, "true")
+	h.Run(0, "create", "--name", "share2", "--volumes-from", "share1", bb, "true")
+	h.Run(0, "rm", "-v", "share1")
+	if got := len(volumeNames(h)); got != before+1 {
+		t.Errorf("rm -v of one of two sharing containers: %d volumes, want %d", got, before+1)
+	}
+	h.Run(0, "rm", "-v", "share2")
+	if got := len(volumeNames(h)); got != before {
+		t.Errorf("rm -v of the last sharing container left %d volumes, want %d", got, before)
+	}
 	h.Run(0, "run", "--name", "anon2", "-v", "/a", bb, "true")
 	h.Run(0, "rm", "anon2")
 	if got := len(volumeNames(h)); got != before+1 {

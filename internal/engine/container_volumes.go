@@ -74,6 +74,11 @@ func (e *Engine) completeMounts(p *parsedOptions, img imgspecv1.ImageConfig, vol
 			// chose not to; and it owns any ownership change.
 			m.NoCopy, m.Chown, m.CreateSource = m.Type == spec.MountVolume, false, false
 			p.Mounts = append(p.Mounts, m)
+			// Its anonymous volumes become this container's too: the last
+			// `rm -v` of the containers sharing one removes it (Docker).
+			if m.Type == spec.MountVolume && slices.Contains(rec.AnonymousVolumes, m.Source) {
+				anon = append(anon, m.Source)
+			}
 		}
 	}
 	for _, v := range slices.Sorted(maps.Keys(img.Volumes)) {
