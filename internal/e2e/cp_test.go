@@ -135,6 +135,12 @@ func TestCpErrors(t *testing.T) {
 	h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
 	h.WriteFile("f.txt", []byte("hello"))
 	h.WriteFile("d/x", []byte("x"))
+	// A --read-only container refuses a copy into its root file system
+	// (Docker), not into a writable mount.
+	h.Run(0, "create", "--name", "ro", "--read-only", "--tmpfs", "/scratch", "cove-test/busybox", "true")
+	if r := h.Run(125, "cp", "f.txt", "ro:/etc/f.txt"); !strings.Contains(r.Stderr, "read-only") {
+		t.Errorf("cp into a --read-only container: %q", r.Stderr)
+	}
 	for _, c := range []struct {
 		args []string
 		want string

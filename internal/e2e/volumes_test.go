@@ -100,6 +100,7 @@ func TestVolumeCommands(t *testing.T) {
 	for _, bad := range [][]string{
 		{"volume", "create", "bad/name"},
 		{"volume", "create", ".hidden"},
+		{"volume", "create", "a"},
 		{"volume", "create", "--opt", "type=nfs", "x1"},
 		{"volume", "create", "--opt", "colour=red", "x2"},
 		{"volume", "create", "--opt", "type=tmpfs", "--opt", "o=size=lots", "x3"},

@@ -202,6 +202,11 @@ func (e *Engine) containerRoot(ref string) (int, func(), error) {
 //   - "-" as the host path reads a tar stream to extract into a directory,
 //     or writes the source as one.
 func (e *Engine) Copy(o CopyOptions) (*CopyResult, error) {
+	if o.ToContainer {
+		if err := e.checkWritableTarget(o.Container, o.ContainerPath); err != nil {
+			return nil, err
+		}
+	}
 	rootFd, release, err := e.containerRoot(o.Container)
 	if err != nil {
 		return nil, err
@@ -531,4 +536,22 @@ func SplitCopyArg(arg string) (container, p string) {
 		return "", arg
 	}
 	return c, rest
+}
+
+// checkWritableTarget refuses a copy into a --read-only container's root
+// file system, as Docker does; a writable mount (a volume, a bind, a
+// tmpfs) at or above the target is fine.
+func (e *Engine) checkWritableTarget(ref, ctrPath string) error {
+	c, rec, err := e.lookupReconciled(ref)
+	if err != nil || !rec.Options.ReadOnly {
+		return err
+	}
+	target := path.Clean("/" + ctrPath)
+	for _, m := range rec.Parsed.Mounts {
+		d := path.Clean(m.Destination)
+		if !m.ReadOnly && (target == d || strings.HasPrefix(target, strings.TrimSuffix(d, "/")+"/")) {
+			return nil
+		}
+	}
+	return fmt.Errorf("container %s: its root file system is marked read-only (--read-only): %w", c.Name, errdefs.ErrInvalidState)
 }

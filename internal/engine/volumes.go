@@ -136,8 +136,8 @@ func (e *Engine) CreateVolume(o VolumeCreateOptions) (*volume.Volume, error) {
 	name := o.Name
 	if name == "" {
 		name = volume.NewAnonymousName()
-	} else if !spec.ValidVolumeName(name) {
-		return nil, errdefs.InvalidArgument("volume name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	} else if p := spec.VolumeNameProblem(name); p != "" {
+		return nil, errdefs.InvalidArgument("volume name %q %s", name, p)
 	}
 	labels, err := spec.Labels(nil, o.Labels)
 	if err != nil {

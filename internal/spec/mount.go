@@ -119,18 +119,29 @@ func (m *Mount) Validate() error {
 }
 
 // ValidVolumeName reports whether name is a valid named-volume name:
-// [a-zA-Z0-9][a-zA-Z0-9_.-]*, as Docker's local driver.
+// [a-zA-Z0-9][a-zA-Z0-9_.-]+, as Docker's local driver.
 func ValidVolumeName(name string) bool {
+	return VolumeNameProblem(name) == ""
+}
+
+// VolumeNameProblem says what is wrong with a volume name, "" if nothing:
+// Docker's local driver takes [a-zA-Z0-9][a-zA-Z0-9_.-] and at least two
+// characters.
+func VolumeNameProblem(name string) string {
+	const chars = "includes invalid characters for a volume name, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
 	if name == "" || !isAlnum(name[0]) {
-		return false
+		return chars
 	}
 	for i := 1; i < len(name); i++ {
 		c := name[i]
 		if !isAlnum(c) && c != '_' && c != '.' && c != '-' {
-			return false
+			return chars
 		}
 	}
-	return true
+	if len(name) < 2 {
+		return "is too short for a volume name, which needs at least two characters"
+	}
+	return ""
 }
 
 func isAlnum(c byte) bool {
@@ -178,8 +189,8 @@ func hostSource(src string) (isPath bool, clean string, err error) {
 		}
 		return true, abs, nil
 	}
-	if !ValidVolumeName(src) {
-		return false, "", fmt.Errorf("%q includes invalid characters for a volume name, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed; use an absolute path for a host directory", src)
+	if p := VolumeNameProblem(src); p != "" {
+		return false, "", fmt.Errorf("%q %s; use an absolute path for a host directory", src, p)
 	}
 	return false, src, nil
 }
@@ -465,8 +476,8 @@ func parseMount(spec string) (Mount, error) {
 		m.Source = clean
 	case MountVolume:
 		if src != "" {
-			if !ValidVolumeName(src) {
-				return Mount{}, fmt.Errorf("%q includes invalid characters for a volume name, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", src)
+			if p := VolumeNameProblem(src); p != "" {
+				return Mount{}, fmt.Errorf("%q %s", src, p)
 			}
 			m.Source = src
 		}

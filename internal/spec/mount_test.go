@@ -31,7 +31,7 @@ func TestParseVolume(t *testing.T) {
 		{".:/src", Mount{Type: MountBind, Source: wd, Destination: "/src", CreateSource: true}},
 		{"../x:/src", Mount{Type: MountBind, Source: filepath.Join(filepath.Dir(wd), "x"), Destination: "/src", CreateSource: true}},
 		{"data:/var/lib/data", Mount{Type: MountVolume, Source: "data", Destination: "/var/lib/data"}},
-		{"d:/x", Mount{Type: MountVolume, Source: "d", Destination: "/x"}},
+		{"dd:/x", Mount{Type: MountVolume, Source: "dd", Destination: "/x"}},
 		{"my_vol-1.2:/x:ro,nocopy", Mount{Type: MountVolume, Source: "my_vol-1.2", Destination: "/x", ReadOnly: true, NoCopy: true}},
 		{"vol:/x:U,z", Mount{Type: MountVolume, Source: "vol", Destination: "/x", Chown: true, Relabel: "z"}},
 	}
@@ -222,12 +222,12 @@ func TestParseTmpfsErrors(t *testing.T) {
 }
 
 func TestValidVolumeName(t *testing.T) {
-	for _, n := range []string{"a", "A1", "0", "a.b-c_d", "vol..x"} {
+	for _, n := range []string{"ab", "A1", "00", "a.b-c_d", "vol..x"} {
 		if !ValidVolumeName(n) {
 			t.Errorf("ValidVolumeName(%q) = false", n)
 		}
 	}
-	for _, n := range []string{"", ".a", "-a", "_a", "a/b", "a b", "a:b", "é"} {
+	for _, n := range []string{"", "a", "0", ".a", "-a", "_a", "a/b", "a b", "a:b", "é"} {
 		if ValidVolumeName(n) {
 			t.Errorf("ValidVolumeName(%q) = true", n)
 		}
