@@ -180,14 +180,100 @@ func chownMounts(mounts []spec.Mount, uid, gid int) error {
 		if !m.Chown || m.Type != spec.MountBind {
 			continue
 		}
-		err := filepath.WalkDir(m.Source, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, uid, gid)
-		})
-		if err != nil {
+		if err := chownTree(m.Source, uid, gid); err != nil {
 			return fmt.Errorf("-v %s:%s:U: %w", m.Source, m.Destination, err)
+		}
+	}
+	return nil
+}
+
+// chownTree changes the owner of root (already resolved through symlinks,
+// once, by the caller) and of everything below it, by descriptors.
+//
+// Another container may have the same tree mounted and rename entries
+// while the walk runs. A walk by path names (filepath.WalkDir + Lchown)
+// reads a directory after it has been chowned, by its name: a directory
+// renamed away and replaced by a symlink to a host directory in between
+// makes it walk and chown the host tree. Here each directory is opened
+// with O_NOFOLLOW|O_DIRECTORY relative to its parent's descriptor, and
+// everything below it is reached only through that descriptor: an entry
+// that is a symlink by the time it is opened fails the open (ELOOP) and
+// only the link itself is chowned. Renames can at most move entries
+// around inside the mounted tree, which the container could chown anyway.
+func chownTree(root string, uid, gid int) error {
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "chown", Path: root, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &fs.PathError{Op: "stat", Path: root, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil // a bound file, or the link itself
+	}
+	// Reopening "." of the O_PATH descriptor gives a readable descriptor
+	// of the same directory, with no second lookup of root's name.
+	dir, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: root, Err: err}
+	}
+	return chownDir(dir, root, uid, gid)
+}
+
+// testHookChownEntry, set by tests only, runs for each entry of a
+// directory between its listing and its chown: where another container
+// can rename something over it.
+var testHookChownEntry func(dir int, name string)
+
+// chownDir chowns the entries of dir, and what is below them, depth
+// first; it closes dir, so that the walk holds one descriptor per level.
+func chownDir(dir int, dirPath string, uid, gid int) error {
+	defer unix.Close(dir)
+	// Listed through a duplicate: closing the *os.File closes the
+	// descriptor it wraps, and dir is still needed.
+	dup, err := unix.Dup(dir)
+	if err != nil {
+		return &fs.PathError{Op: "dup", Path: dirPath, Err: err}
+	}
+	lister := os.NewFile(uintptr(dup), dirPath)
+	ents, err := lister.ReadDir(-1)
+	lister.Close()
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		name := e.Name()
+		p := filepath.Join(dirPath, name)
+		if testHookChownEntry != nil {
+			testHookChownEntry(dir, name)
+		}
+		if e.IsDir() {
+			// The listing's type is a hint; the open decides: a directory that has
+			// become a symlink fails here and is chowned as a link.
+			sub, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			switch {
+			case err == nil:
+				if err := unix.Fchown(sub, uid, gid); err != nil {
+					unix.Close(sub)
+					return &fs.PathError{Op: "chown", Path: p, Err: err}
+				}
+				if err := chownDir(sub, p, uid, gid); err != nil {
+					return err
+				}
+				continue
+			case err == unix.ENOENT:
+				continue // removed meanwhile
+			case err != unix.ELOOP && err != unix.ENOTDIR:
+				return &fs.PathError{Op: "open", Path: p, Err: err}
+			}
+		}
+		if err := unix.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil && err != unix.ENOENT {
+			return &fs.PathError{Op: "chown", Path: p, Err: err}
 		}
 	}
 	return nil

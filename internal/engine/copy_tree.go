@@ -36,6 +36,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/pkg/nofollow"
 )
 
 // openInRoot resolves p inside the directory rootFd as if rootFd were "/"
@@ -433,26 +434,19 @@ func extractEntry(r io.Reader, hdr *tar.Header, targetFd int, name, linkTarget s
 }
 
 // finishEntry sets the owner, mode and times of a created entry through an
-// O_PATH descriptor of it, opened without following a symlink: in a
-// running container a process could swap the new file for a symlink to a
-// host file between its creation and these calls, and chmod or chown by
-// name would follow it.
+// O_PATH descriptor of it, opened without following a symlink and checked
+// to have the type created (package nofollow): in a running container a
+// process could swap the new file for a symlink to a host file between its
+// creation and these calls, and chmod or chown by name would follow it.
 func finishEntry(parentFd int, base, name string, hdr *tar.Header, chown bool, warn func(kind, msg string)) error {
-	fd, err := unix.Openat(parentFd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := nofollow.Open(parentFd, base, entryKind(hdr.Typeflag))
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer unix.Close(fd)
-	st, err := entryStat(fd, "")
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	isLink := st.Mode&unix.S_IFMT == unix.S_IFLNK
-	if isLink != (hdr.Typeflag == tar.TypeSymlink) {
-		return fmt.Errorf("%s was replaced while it was copied", name)
-	}
+	isLink := hdr.Typeflag == tar.TypeSymlink
 	if chown {
-		if err := unix.Fchownat(fd, "", hdr.Uid, hdr.Gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := nofollow.Chown(fd, hdr.Uid, hdr.Gid); err != nil {
 			if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -463,14 +457,30 @@ func finishEntry(parentFd int, base, name string, hdr *tar.Header, chown bool, w
 		setTimes(parentFd, base, hdr.ModTime)
 		return nil
 	}
-	// After chown, which clears set-user-ID bits. The /proc/self/fd path
-	// leads to the inode the descriptor holds, whatever the name means now.
-	proc := "/proc/self/fd/" + strconv.Itoa(fd)
-	if err := unix.Chmod(proc, uint32(hdr.Mode)&0o7777); err != nil {
+	// After chown, which clears set-user-ID bits.
+	if err := nofollow.Chmod(fd, uint32(hdr.Mode)); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if hdr.Typeflag != tar.TypeDir {
 		setTimes(fd, "", hdr.ModTime)
 	}
 	return nil
+}
+
+// entryKind is the file type extractEntry creates for a tar entry type.
+func entryKind(t byte) uint32 {
+	switch t {
+	case tar.TypeDir:
+		return unix.S_IFDIR
+	case tar.TypeSymlink:
+		return unix.S_IFLNK
+	case tar.TypeFifo:
+		return unix.S_IFIFO
+	case tar.TypeChar:
+		return unix.S_IFCHR
+	case tar.TypeBlock:
+		return unix.S_IFBLK
+	default:
+		return unix.S_IFREG
+	}
 }

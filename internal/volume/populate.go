@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cove-run/cove/pkg/nofollow"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +68,7 @@ func (s *Store) Populate(name, rootfs, dest string) (bool, error) {
 	// The volume's root takes the image directory's owner and mode, as
 	// in Docker (a VOLUME /data owned by a service user stays writable
 	// for that user).
-	if err := copyMeta(src, "", dst, "", true); err != nil {
+	if err := copyMeta(src, dst); err != nil {
 		return false, fmt.Errorf("volume %s: %w", name, err)
 	}
 	return true, os.Remove(marker)
@@ -158,7 +159,7 @@ func copyEntry(src, dst int, name string, depth int) error {
 		if err := copyDir(sfd, dfd, depth+1); err != nil {
 			return err
 		}
-		return copyMeta(sfd, "", dfd, "", true)
+		return copyMeta(sfd, dfd)
 	case unix.S_IFREG:
 		sfd, err := unix.Openat(src, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -177,7 +178,7 @@ func copyEntry(src, dst int, name string, depth int) error {
 		if _, err := out.ReadFrom(in); err != nil {
 			return err
 		}
-		return copyMeta(sfd, "", dfd, "", true)
+		return copyMeta(sfd, dfd)
 	case unix.S_IFLNK:
 		buf := make([]byte, unix.PathMax)
 		n, err := unix.Readlinkat(src, name, buf)
@@ -187,12 +188,18 @@ func copyEntry(src, dst int, name string, depth int) error {
 		if err := unix.Symlinkat(string(buf[:n]), dst, name); err != nil {
 			return err
 		}
-		return copyMeta(src, name, dst, name, false)
+		if testHookCreated != nil {
+			testHookCreated(dst, name)
+		}
+		return copyLinkMeta(&st, dst, name)
 	case unix.S_IFIFO:
 		if err := unix.Mkfifoat(dst, name, 0o600); err != nil {
 			return err
 		}
-		return copyMeta(src, name, dst, name, false)
+		if testHookCreated != nil {
+			testHookCreated(dst, name)
+		}
+		return finishNode(&st, dst, name)
 	default:
 		// Device nodes and sockets: a user namespace may not create
 		// device nodes, and a socket is meaningless in a copy.
@@ -200,45 +207,72 @@ func copyEntry(src, dst int, name string, depth int) error {
 	}
 }
 
-// copyMeta gives the destination the source's owner, mode and times. With
-// name "" the descriptors are the files themselves; else name is looked up
-// in the directories without following a link.
-func copyMeta(src int, sname string, dst int, dname string, self bool) error {
-	var st unix.Stat_t
-	var err error
-	if self {
-		err = unix.Fstat(src, &st)
-	} else {
-		err = unix.Fstatat(src, sname, &st, unix.AT_SYMLINK_NOFOLLOW)
-	}
+// testHookCreated, set by tests only, runs between the creation of a
+// FIFO or symlink and its metadata calls: where a container's process
+// can rename something over the new entry.
+var testHookCreated func(dst int, name string)
+
+// finishNode gives the entry name that the copy just created in dst (not
+// a directory or a regular file: those are held open since their
+// creation) the owner, mode and times in st. A container that has the
+// volume mounted can rename a symlink to a host file over the new entry
+// at any moment, so the entry is opened once without following a link,
+// checked to have the type created, and changed only through that
+// descriptor.
+func finishNode(st *unix.Stat_t, dst int, name string) error {
+	fd, err := nofollow.Open(dst, name, st.Mode)
 	if err != nil {
 		return err
 	}
-	flags := unix.AT_SYMLINK_NOFOLLOW
-	if self {
-		flags = unix.AT_EMPTY_PATH
-	}
-	// The owner first: chown clears set-user-ID bits, which the mode
-	// then restores. EINVAL: the owner is not mapped here (single-ID
-	// mode); the copy keeps the user's own IDs then.
-	if err := unix.Fchownat(dst, dname, int(st.Uid), int(st.Gid), flags); err != nil && err != unix.EINVAL && err != unix.EPERM {
+	defer unix.Close(fd)
+	return setMeta(st, fd)
+}
+
+// copyLinkMeta gives the new symlink name in dst the owner and times in
+// st; a link has no mode of its own.
+func copyLinkMeta(st *unix.Stat_t, dst int, name string) error {
+	fd, err := nofollow.Open(dst, name, unix.S_IFLNK)
+	if err != nil {
 		return err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-		if self {
-			if err := unix.Fchmod(dst, st.Mode&0o7777); err != nil {
-				return err
-			}
-		} else if err := unix.Fchmodat(dst, dname, st.Mode&0o7777, 0); err != nil {
-			return err
-		}
+	defer unix.Close(fd)
+	if err := chownKeeping(fd, st); err != nil {
+		return err
 	}
-	ts := []unix.Timespec{st.Atim, st.Mtim}
-	tflags := unix.AT_SYMLINK_NOFOLLOW
-	if self {
-		// utimensat on the descriptor itself: the path "" with
-		// AT_EMPTY_PATH is not accepted by every kernel, /proc is.
-		return unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", dst), ts, 0)
+	// By name, not following: the worst a rename can do here is touch
+	// the times of another entry of this volume.
+	return unix.UtimesNanoAt(dst, name, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// copyMeta gives dst, a descriptor of the copy itself, the owner, mode
+// and times of src, a descriptor of the original.
+func copyMeta(src, dst int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
+		return err
 	}
-	return unix.UtimesNanoAt(dst, dname, ts, tflags)
+	return setMeta(&st, dst)
+}
+
+// setMeta gives fd, a descriptor of a file that is not a symlink, the
+// owner, mode and times in st.
+func setMeta(st *unix.Stat_t, fd int) error {
+	// The owner first: chown clears set-user-ID bits, which the mode
+	// then restores.
+	if err := chownKeeping(fd, st); err != nil {
+		return err
+	}
+	if err := nofollow.Chmod(fd, st.Mode); err != nil {
+		return err
+	}
+	return nofollow.SetTimes(fd, st.Atim, st.Mtim)
+}
+
+// chownKeeping gives fd the owner in st. EINVAL: the owner is not mapped
+// here (single-ID mode); the copy keeps the user's own IDs then.
+func chownKeeping(fd int, st *unix.Stat_t) error {
+	if err := nofollow.Chown(fd, int(st.Uid), int(st.Gid)); err != nil && err != unix.EINVAL && err != unix.EPERM {
+		return err
+	}
+	return nil
 }

@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/pkg/nofollow"
+	"golang.org/x/sys/unix"
 )
 
 func TestCreateConcurrentOneWinner(t *testing.T) {
@@ -132,5 +135,86 @@ func TestPopulateAfterKill(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.dir("v"), "populating")); !os.IsNotExist(err) {
 		t.Errorf("marker left after a complete copy: %v", err)
+	}
+}
+
+// TestPopulateSwappedNodeIsNotFollowed: a container that has the volume
+// mounted renames a symlink to a host file over a FIFO the copy has just
+// made (the reviewer's inotify race, made deterministic by the hook). The
+// host file must keep its mode, owner and times; the copy fails instead.
+func TestPopulateSwappedNodeIsNotFollowed(t *testing.T) {
+	outside := t.TempDir()
+	target := filepath.Join(outside, "target")
+	if err := os.WriteFile(target, []byte("host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Unix(1e9, 0)
+	os.Chtimes(target, old, old)
+	rootfs := t.TempDir()
+	data := filepath.Join(rootfs, "data")
+	os.MkdirAll(data, 0o755)
+	if err := unix.Mkfifo(filepath.Join(data, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(data, "fifo"), 0o777)
+	s, _ := Open(t.TempDir())
+	if _, _, err := s.Create(Volume{Name: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	swapped := false
+	testHookCreated = func(dst int, name string) {
+		if name != "fifo" {
+			return
+		}
+		// What the racer does: a symlink made aside, renamed over.
+		if err := unix.Symlinkat(target, dst, ".t"); err != nil {
+			t.Error(err)
+		}
+		if err := unix.Renameat(dst, ".t", dst, name); err != nil {
+			t.Error(err)
+		}
+		swapped = true
+	}
+	defer func() { testHookCreated = nil }()
+	copied, err := s.Populate("v", rootfs, "/data")
+	if !swapped {
+		t.Fatal("the hook did not run")
+	}
+	if err == nil || copied || !errors.Is(err, nofollow.ErrReplaced) {
+		t.Errorf("Populate = %v, %v; want the replacement reported", copied, err)
+	}
+	st, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("host file's mode changed to %v through the swapped symlink", st.Mode().Perm())
+	}
+	if !st.ModTime().Equal(old) {
+		t.Errorf("host file's mtime changed to %v through the swapped symlink", st.ModTime())
+	}
+}
+
+// TestFinishNodeOnSymlink: the metadata step on an entry that is a
+// symlink to a host file leaves the file alone, whatever type the copy
+// expected there.
+func TestFinishNodeOnSymlink(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("host"), 0o600)
+	dir := t.TempDir()
+	os.Symlink(target, filepath.Join(dir, "entry"))
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dfd)
+	for _, kind := range []uint32{unix.S_IFIFO, unix.S_IFREG} {
+		want := unix.Stat_t{Mode: kind | 0o777, Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
+		if err := finishNode(&want, dfd, "entry"); !errors.Is(err, nofollow.ErrReplaced) {
+			t.Errorf("finishNode(kind %o) on a symlink = %v, want ErrReplaced", kind, err)
+		}
+	}
+	if st, _ := os.Stat(target); st.Mode().Perm() != 0o600 {
+		t.Errorf("host file's mode changed to %v", st.Mode().Perm())
 	}
 }
