@@ -470,24 +470,66 @@ func PortKeys(ports map[string][]PortBinding) []string {
 }
 
 // portsSummary is ps's PORTS column: "0.0.0.0:8080->80/tcp, :::8080->80/tcp".
+// Consecutive container ports published on consecutive host ports of one
+// address collapse into ranges, "0.0.0.0:8000-8001->80-81/tcp", and so do
+// consecutive exposed-only ports, "80-81/tcp", as Docker prints them.
 func portsSummary(ports map[string][]PortBinding) string {
-	var parts []string
+	type run struct {
+		host           string // "" for an exposed-only port
+		hostLo, hostHi int
+		ctrLo, ctrHi   int
+		proto          string
+	}
+	var runs []*run
+	// open holds, per address and protocol, the run the next port may
+	// extend.
+	open := map[string]*run{}
 	for _, k := range PortKeys(ports) {
+		ps, proto, _ := strings.Cut(k, "/")
+		cp, _ := strconv.Atoi(ps)
 		bs := ports[k]
 		if len(bs) == 0 {
-			parts = append(parts, k)
-			continue
+			bs = []PortBinding{{HostPort: ""}}
 		}
 		for _, b := range bs {
-			host := b.HostIP
-			if strings.Contains(host, ":") {
-				host = "[" + host + "]"
-				if b.HostIP == "::" {
-					host = "::"
+			host := ""
+			if b.HostPort != "" {
+				host = b.HostIP
+				if strings.Contains(host, ":") {
+					host = "[" + host + "]"
+					if b.HostIP == "::" {
+						host = "::"
+					}
 				}
 			}
-			parts = append(parts, host+":"+b.HostPort+"->"+k)
+			hp, _ := strconv.Atoi(b.HostPort)
+			key := host + "|" + proto + "|" + strconv.FormatBool(b.HostPort == "")
+			if r := open[key]; r != nil && r.ctrHi+1 == cp && (b.HostPort == "" || r.hostHi+1 == hp) {
+				r.ctrHi, r.hostHi = cp, hp
+				continue
+			}
+			r := &run{host: host, hostLo: hp, hostHi: hp, ctrLo: cp, ctrHi: cp, proto: proto}
+			if b.HostPort == "" {
+				r.host = ""
+			}
+			open[key] = r
+			runs = append(runs, r)
 		}
+	}
+	span := func(lo, hi int) string {
+		if lo == hi {
+			return strconv.Itoa(lo)
+		}
+		return strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
+	}
+	parts := make([]string, 0, len(runs))
+	for _, r := range runs {
+		ctr := span(r.ctrLo, r.ctrHi) + "/" + r.proto
+		if r.host == "" && r.hostLo == 0 {
+			parts = append(parts, ctr)
+			continue
+		}
+		parts = append(parts, r.host+":"+span(r.hostLo, r.hostHi)+"->"+ctr)
 	}
 	return strings.Join(parts, ", ")
 }
