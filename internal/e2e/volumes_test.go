@@ -243,6 +243,11 @@ func TestVolumeRun(t *testing.T) {
 	if !strings.Contains(r.Stdout, " - tmpfs ") || !strings.Contains(r.Stdout, " 1024 ") {
 		t.Errorf("tmpfs volume: %q", r.Stdout)
 	}
+	// Only the volume's own options, not --tmpfs's noexec/nosuid/nodev
+	// (Docker's local driver).
+	if strings.Contains(r.Stdout, "noexec") || strings.Contains(r.Stdout, "nosuid") {
+		t.Errorf("tmpfs volume mounted with --tmpfs defaults: %q", r.Stdout)
+	}
 	// A bind volume binds its device.
 	dir := filepath.Join(h.Dir, "work", "bindvol")
 	os.MkdirAll(dir, 0o755)

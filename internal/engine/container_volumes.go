@@ -153,6 +153,7 @@ func (e *Engine) volumeMounts(mounts []spec.Mount, rootfs string) ([]spec.Mount,
 				return nil, errdefs.InvalidArgument("volume %s: options %q: %v", v.Name, v.Options["o"], err)
 			}
 			t.ReadOnly = t.ReadOnly || m.ReadOnly
+			t.TmpfsPlain = true
 			out = append(out, t)
 			continue
 		case "bind", "none":

@@ -396,6 +396,9 @@ func ociMount(m Mount, resolve func(Mount) (string, error)) (specs.Mount, error)
 	switch m.Type {
 	case MountTmpfs:
 		opts := slices.Clone(defaultTmpfsFlags)
+		if m.TmpfsPlain {
+			opts = nil
+		}
 		for _, o := range m.TmpfsOptions {
 			if other := tmpfsFlags[o]; other != "" {
 				opts = slices.DeleteFunc(opts, func(x string) bool { return x == other })

@@ -61,6 +61,10 @@ type Mount struct {
 	// TmpfsMode holds the permission bits of the tmpfs root (at most
 	// 07777); 0 leaves the kernel's default (1777), as Docker does.
 	TmpfsMode uint32 `json:"TmpfsMode,omitempty"`
+	// TmpfsPlain drops Docker's noexec,nosuid,nodev defaults for user
+	// tmpfs mounts: a tmpfs volume gets only the options it was created
+	// with, as with Docker's local driver.
+	TmpfsPlain bool `json:"TmpfsPlain,omitempty"`
 	// TmpfsOptions are further validated tmpfs mount options from --tmpfs
 	// (exec, nr_inodes=..., size=N%, ...), in the order given.
 	TmpfsOptions []string `json:"TmpfsOptions,omitempty"`
