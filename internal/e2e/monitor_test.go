@@ -300,8 +300,13 @@ func TestMonitorKilled(t *testing.T) {
 		t.Errorf("after start: %q", got)
 	}
 	s2 := monState(t, h, id)
-	if s2.MonitorPid == s.MonitorPid || monArgv0(s2.MonitorPid) != "cove-monitor" {
-		t.Errorf("new monitor %d (%q)", s2.MonitorPid, monArgv0(s2.MonitorPid))
+	// start returns once the container runs; its launcher becomes the
+	// monitor (execve, same PID) a moment later.
+	waitFor(t, 5*time.Second, "the launcher to become the monitor", func() bool {
+		return monArgv0(s2.MonitorPid) == "cove-monitor"
+	})
+	if s2.MonitorPid == s.MonitorPid {
+		t.Errorf("new monitor %d, the same PID as the killed one", s2.MonitorPid)
 	}
 	// And rm works on a container whose monitor was killed.
 	syscall.Kill(s2.MonitorPid, syscall.SIGKILL)
