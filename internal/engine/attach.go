@@ -29,6 +29,10 @@ const (
 	attExit   = 3
 	attResize = 4
 	attBusy   = 5
+	// attDropped is the monitor's last word to a client that read none
+	// of the output for its payload's seconds while the container waited
+	// for it (backpressure's safety valve); the container runs on.
+	attDropped = 7
 )
 
 const attachSocketName = "attach"
@@ -128,6 +132,8 @@ func (a *Attachment) Close() error {
 // the container's exit code once it has exited, or ErrDetached when the
 // keys were typed. The end of stdin ends nothing: the output is relayed
 // until the container exits, as Docker does.
+// Output is never dropped: while stdout or stderr do not take it, the
+// monitor stops reading the container's, and the container waits.
 func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer, detachKeys []byte) (int, error) {
 	detached := make(chan struct{})
 	if stdin != nil {
@@ -192,6 +198,8 @@ func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer, detachKeys 
 			}
 		case attBusy:
 			return 0, fmt.Errorf("container %s: too many clients attached already (8): %w", a.Name, errdefs.ErrInvalidState)
+		case attDropped:
+			return 0, fmt.Errorf("container %s: its monitor disconnected this client, which read none of the container's output for %s s while the container waited for it; the container is still running", a.Name, strings.TrimSpace(string(data)))
 		case attExit:
 			code, err := strconv.Atoi(strings.TrimSpace(string(data)))
 			if err != nil {
