@@ -478,3 +478,49 @@ func TestAttachStalledReader(t *testing.T) {
 	waitOutput(t, out, "y\ny\n")
 	cmd.Process.Kill()
 }
+
+// TestAttachStdinEOF: `echo piped | cove start -ai C` ends with C's exit,
+// as in Docker (whose `create -i` sets StdinOnce): the end of the client's
+// input is the end of the container's. Not for `attach` to a `run -di`
+// container (no StdinOnce in Docker): its input stays open.
+func TestAttachStdinEOF(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "create", "-i", "--name", "sai", "cove-test/busybox", "sh", "-c", "cat; echo end; exit 3")
+	defer h.Run(0, "rm", "-f", "sai")
+	for i := 0; i < 2; i++ {
+		cmd := h.Cmd("start", "-ai", "sai")
+		cmd.Stdin = strings.NewReader("piped\n")
+		var out, errb syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if code := waitExit(t, cmd, "echo piped | start -ai"); code != 3 {
+			t.Fatalf("start -ai #%d exit %d, want 3; stdout %q stderr %q", i, code, out.String(), errb.String())
+		}
+		if out.String() != "piped\nend\n" {
+			t.Errorf("start -ai #%d: stdout %q", i, out.String())
+		}
+	}
+	// An empty input ends it at once.
+	if r := h.RunIn([]byte{}, 3, "start", "-ai", "sai"); r.Stdout != "end\n" {
+		t.Errorf("start -ai </dev/null: %q", r.Stdout)
+	}
+
+	monRunDetached(t, h, "-i", "--name", "cat", "cove-test/busybox", "sh", "-c", "cat; exit 6")
+	defer h.Run(0, "rm", "-f", "cat")
+	cmd, in, out := attachPiped(t, h, "attach", "cat")
+	io.WriteString(in, "once\n")
+	in.Close()
+	waitOutput(t, out, "once")
+	time.Sleep(500 * time.Millisecond)
+	if st := monInspect(t, h, "cat", "{{.State.Status}}"); st != "running" {
+		t.Fatalf("after an attach whose input ended, the run -di container is %s", st)
+	}
+	// Like Docker's, the attach relays output until the container ends.
+	h.Run(0, "stop", "-t", "1", "cat")
+	if code := waitExit(t, cmd, "attach to a stopped container"); code != 143 && code != 137 {
+		t.Errorf("attach exit %d when the container is stopped; output %q", code, out.String())
+	}
+}

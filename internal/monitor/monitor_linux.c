@@ -769,6 +769,7 @@ static void health_stop(void)
 //	              ATT_DROPPED + the decimal seconds of the safety valve,
 //	              then EOF, to a client that stopped reading (see below)
 //	from clients  ATT_STDIN + bytes for the container's stdin (-i);
+//	              ATT_STDIN_EOF alone: the client's input has ended;
 //	              ATT_RESIZE + "ROWS COLS" for its terminal (-t)
 //
 // Output goes to every client (at most ATTACH_MAX) as well as to the log,
@@ -790,11 +791,14 @@ static void health_stop(void)
 // Input is written without blocking too; what the container's stdin does
 // not take yet waits in one buffer, and clients are not read until it has
 // drained, so a fast client is slowed to the container's pace rather than
-// losing bytes. The detach keys are the client's business: it simply
-// disconnects, and the container runs on.
+// losing bytes. ATT_STDIN_EOF (the end of a client's input) closes the
+// container's stdin pipe (-i without -t; with a terminal, the end of input
+// is the user's ^D, a byte like any other), so `echo x | cove start -ai C`
+// ends; a packet read after it has nothing to feed. The detach keys are the
+// client's business: it simply disconnects, and the container runs on.
 
 #define ATTACH_MAX 8
-enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4, ATT_BUSY = 5, ATT_DROPPED = 7 };
+enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4, ATT_BUSY = 5, ATT_STDIN_EOF = 6, ATT_DROPPED = 7 };
 
 // The safety valve (see above); COVE_ATTACH_STALL_MS overrides it, for the
 // tests, which cannot wait a minute.
@@ -1084,6 +1088,15 @@ static void attach_input(int i)
 			in_off = 1;
 			in_len = (size_t)n;
 			attach_write_stdin();
+		} else if (in_buf[0] == ATT_STDIN_EOF && stdin_fd >= 0 && console_fd < 0) {
+			// The end of the client's input is the end of the
+			// container's: its read(2) returns 0 once every byte
+			// before it is read (clients are not read while input
+			// waits, so all of it has been written). Only the pipe
+			// of -i without -t: a terminal's master is also its
+			// output.
+			close(stdin_fd);
+			stdin_fd = -1;
 		} else if (in_buf[0] == ATT_RESIZE && console_fd >= 0) {
 			in_buf[n] = 0;
 			struct winsize ws = {0};
