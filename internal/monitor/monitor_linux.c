@@ -780,7 +780,7 @@ static void health_stop(void)
 // fills, instead of a slow reader being disconnected. The kernel's
 // POLLOUT (at most a quarter of the buffer in use) resumes the reading.
 // Stopping at half rather than at the brim keeps room for the exit packet
-// and the ATT_DROPPED notice, so they never have to wait. A send that does
+// and the ATT_DROPPED notice, so they need not wait. A send that does
 // not fit anyway (a tiny buffer) keeps the packet in one pending buffer,
 // shared by every client that owes it: nothing more is read until all have
 // taken it. The safety valve: a client that is full and takes nothing for
@@ -791,10 +791,11 @@ static void health_stop(void)
 // Input is written without blocking too; what the container's stdin does
 // not take yet waits in one buffer, and clients are not read until it has
 // drained, so a fast client is slowed to the container's pace rather than
-// losing bytes. ATT_STDIN_EOF (the end of a client's input) closes the
-// container's stdin pipe (-i without -t; with a terminal, the end of input
-// is the user's ^D, a byte like any other), so `echo x | cove start -ai C`
-// ends; a packet read after it has nothing to feed. The detach keys are the
+// losing bytes. ATT_STDIN_EOF (the end of a client's input; `start -ai`
+// sends it, Docker's StdinOnce) closes the container's stdin pipe (-i
+// without -t; with a terminal, the end of input is the user's ^D, a byte
+// like any other), so `echo x | cove start -ai C` ends; input read after
+// it has nowhere to go. The detach keys are the
 // client's business: it simply disconnects, and the container runs on.
 
 #define ATTACH_MAX 8
