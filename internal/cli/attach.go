@@ -169,15 +169,17 @@ func startAndAttach(ctx context.Context, f *Factory, e *engine.Engine, ref strin
 	if err != nil {
 		return err
 	}
+	// Docker's `create -i` sets StdinOnce: `echo x | start -ai C` ends
+	// C's input with its own.
+	a.StdinOnce = true
 	return attachSession(e, a, f.IO, stdin, true, keys)
 }
 
 // detachableRun says whether a foreground run goes through the monitor
 // and attaches (so that the detach keys leave the container running, as
 // Docker's `run -it` does): -it from a terminal, no -a. Otherwise this
-// cove is the container's parent and the container ends with it; that
-// keeps `echo x | cove run -i IMAGE cat` closing the container's stdin at
-// the input's end, which the attach socket does not carry.
+// cove is the container's parent and the container ends with it, which
+// costs no launcher start.
 func detachableRun(opts *RunOptions, streams *IOStreams) bool {
 	c := opts.Container
 	if opts.Detach || len(opts.Attach) > 0 || !c.Tty || !c.OpenStdin || !engine.MonitorAvailable {

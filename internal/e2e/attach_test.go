@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -355,5 +357,170 @@ func TestAttachManyClients(t *testing.T) {
 	r := h.Run(125, "attach", "--no-stdin", "shared")
 	if !strings.Contains(r.Stderr, "too many clients") {
 		t.Errorf("a ninth attach: %q", r.Stderr)
+	}
+}
+
+// slowLines is a container command that prints n lines of "0123456789"
+// (11 bytes each, megabytes: far more than every buffer between the
+// container and the client), then FINISHED on stderr, and exits 4.
+func slowLines(n int) []string {
+	return []string{"cove-test/busybox", "sh", "-c", fmt.Sprintf("yes 0123456789 | head -n %d; echo FINISHED >&2; exit 4", n)}
+}
+
+// startUnread starts cove ARGS with its stdout a pipe that nobody reads
+// for the time given; it returns the pipe and the collected stderr.
+func startUnread(t *testing.T, h *Harness, unread time.Duration, args ...string) (*exec.Cmd, io.Reader, *syncBuffer) {
+	t.Helper()
+	cmd := h.Cmd(args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	time.Sleep(unread)
+	return cmd, stdout, stderr
+}
+
+// TestAttachSlowReader: an attached client that does not read for a while
+// still gets every byte, and then the exit code: the monitor stops
+// reading the container's output until the client catches up (Docker's
+// backpressure), instead of disconnecting it.
+func TestAttachSlowReader(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	const lines = 300000
+	h.Run(0, append([]string{"create", "--name", "slow"}, slowLines(lines)...)...)
+	defer h.Run(0, "rm", "-f", "slow")
+	cmd, stdout, stderr := startUnread(t, h, 3*time.Second, "start", "-a", "slow")
+	got, err := io.ReadAll(stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, "start -a with a slow reader"); code != 4 {
+		t.Fatalf("start -a exit %d, want 4; got %d bytes; stderr %q", code, len(got), stderr.String())
+	}
+	if want := bytes.Repeat([]byte("0123456789\n"), lines); !bytes.Equal(got, want) {
+		t.Errorf("a slow reader got %d bytes (%d lines), want %d", len(got), bytes.Count(got, []byte("\n")), len(want))
+	}
+	if stderr.String() != "FINISHED\n" {
+		t.Errorf("stderr %q, want FINISHED", stderr.String())
+	}
+	// The log has it all too.
+	if logs := h.Run(0, "logs", "slow"); strings.Count(logs.Stdout, "0123456789\n") != lines {
+		t.Errorf("logs: %d lines, want %d", strings.Count(logs.Stdout, "0123456789\n"), lines)
+	}
+}
+
+// TestRunITSlowReader: the same through a terminal (run -it), whose user
+// reads nothing for a while: every byte, then the exit code.
+func TestRunITSlowReader(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	const lines = 300000
+	m, s := openPty(t)
+	t.Cleanup(func() { m.Close(); s.Close() })
+	if h.user != nil {
+		os.Chown(s.Name(), h.user.uid, h.user.gid)
+	}
+	cmd := h.Cmd(append([]string{"run", "--rm", "-it"}, slowLines(lines)...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	time.Sleep(3 * time.Second) // the terminal is not read
+	out := &syncBuffer{}
+	go io.Copy(out, m)
+	if code := waitExit(t, cmd, "run -it with a slow terminal"); code != 4 {
+		t.Fatalf("run -it exit %d, want 4; output %d bytes", code, len(out.String()))
+	}
+	waitOutput(t, out, "FINISHED")
+	// The container's terminal turns each newline into CR LF.
+	if n := strings.Count(out.String(), "0123456789\r\n"); n != lines {
+		t.Errorf("a terminal read late got %d of %d lines (%d bytes)", n, lines, len(out.String()))
+	}
+}
+
+// TestAttachStalledReader: a client that reads nothing at all is
+// disconnected after the safety valve's time (shortened here with
+// COVE_ATTACH_STALL_MS), says so with 125 rather than report an exit, and
+// the container runs on.
+func TestAttachStalledReader(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Setenv("COVE_ATTACH_STALL_MS", "1500") // read by the monitor run -d starts
+	monRunDetached(t, h, "--name", "flood", "cove-test/busybox", "yes")
+	h.Unsetenv("COVE_ATTACH_STALL_MS")
+	defer h.Run(0, "rm", "-f", "flood")
+	// It reads nothing, for well past the valve's time.
+	cmd, stdout, stderr := startUnread(t, h, 4*time.Second, "attach", "flood")
+	go io.Copy(io.Discard, stdout)
+	if code := waitExit(t, cmd, "a stalled attach"); code != 125 {
+		t.Fatalf("stalled attach exit %d, want 125; stderr %q", code, stderr.String())
+	}
+	if e := stderr.String(); !strings.Contains(e, "disconnected") || !strings.Contains(e, "still running") {
+		t.Errorf("stalled attach said %q", e)
+	}
+	if st := monInspect(t, h, "flood", "{{.State.Status}}"); st != "running" {
+		t.Fatalf("after the stalled client the container is %s", st)
+	}
+	// The container writes again, and a new client reads it.
+	cmd, _, out := attachPiped(t, h, "attach", "--no-stdin", "flood")
+	waitOutput(t, out, "y\ny\n")
+	cmd.Process.Kill()
+}
+
+// TestAttachStdinEOF: `echo piped | cove start -ai C` ends with C's exit,
+// as in Docker (whose `create -i` sets StdinOnce): the end of the client's
+// input is the end of the container's. Not for `attach` to a `run -di`
+// container (no StdinOnce in Docker): its input stays open.
+func TestAttachStdinEOF(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "create", "-i", "--name", "sai", "cove-test/busybox", "sh", "-c", "cat; echo end; exit 3")
+	defer h.Run(0, "rm", "-f", "sai")
+	for i := 0; i < 2; i++ {
+		cmd := h.Cmd("start", "-ai", "sai")
+		cmd.Stdin = strings.NewReader("piped\n")
+		var out, errb syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if code := waitExit(t, cmd, "echo piped | start -ai"); code != 3 {
+			t.Fatalf("start -ai #%d exit %d, want 3; stdout %q stderr %q", i, code, out.String(), errb.String())
+		}
+		if out.String() != "piped\nend\n" {
+			t.Errorf("start -ai #%d: stdout %q", i, out.String())
+		}
+	}
+	// An empty input ends it at once.
+	if r := h.RunIn([]byte{}, 3, "start", "-ai", "sai"); r.Stdout != "end\n" {
+		t.Errorf("start -ai </dev/null: %q", r.Stdout)
+	}
+
+	monRunDetached(t, h, "-i", "--name", "cat", "cove-test/busybox", "sh", "-c", "cat; exit 6")
+	defer h.Run(0, "rm", "-f", "cat")
+	cmd, in, out := attachPiped(t, h, "attach", "cat")
+	io.WriteString(in, "once\n")
+	in.Close()
+	waitOutput(t, out, "once")
+	time.Sleep(500 * time.Millisecond)
+	if st := monInspect(t, h, "cat", "{{.State.Status}}"); st != "running" {
+		t.Fatalf("after an attach whose input ended, the run -di container is %s", st)
+	}
+	// Like Docker's, the attach relays output until the container ends.
+	h.Run(0, "stop", "-t", "1", "cat")
+	if code := waitExit(t, cmd, "attach to a stopped container"); code != 143 && code != 137 {
+		t.Errorf("attach exit %d when the container is stopped; output %q", code, out.String())
 	}
 }

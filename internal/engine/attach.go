@@ -29,6 +29,13 @@ const (
 	attExit   = 3
 	attResize = 4
 	attBusy   = 5
+	// attStdinEOF tells the monitor that the client's input has ended
+	// (sent with StdinOnce): it closes the container's stdin pipe.
+	attStdinEOF = 6
+	// attDropped is the monitor's last word to a client that read none
+	// of the output for its payload's seconds while the container waited
+	// for it (backpressure's safety valve); the container runs on.
+	attDropped = 7
 )
 
 const attachSocketName = "attach"
@@ -49,9 +56,15 @@ type Attachment struct {
 	// AutoRemove is --rm: the launcher removes the container after its
 	// exit, and Copy returns once it has.
 	AutoRemove bool
-	conn       *net.UnixConn
-	closeOnce  sync.Once
-	e          *Engine
+	// StdinOnce makes the end of Copy's stdin the end of the container's
+	// (a pipe's; a terminal's end is ^D, a byte like any other): Docker's
+	// StdinOnce, which a `create -i` container started with `start -ai`
+	// has, and a `run -di` container attached later has not; so a script's
+	// `cove attach C &` (stdin /dev/null) does not end C's input.
+	StdinOnce bool
+	conn      *net.UnixConn
+	closeOnce sync.Once
+	e         *Engine
 }
 
 // ErrDetached is returned by Attachment.Copy when the user typed the
@@ -126,8 +139,10 @@ func (a *Attachment) Close() error {
 // all to stdout) and, when stdin is not nil, stdin to the container,
 // watching it for the detach key sequence (nil: no detach keys). It returns
 // the container's exit code once it has exited, or ErrDetached when the
-// keys were typed. The end of stdin ends nothing: the output is relayed
-// until the container exits, as Docker does.
+// keys were typed. The end of stdin ends the container's with StdinOnce,
+// and the output is relayed until the container exits, as Docker does.
+// Output is never dropped: while stdout or stderr do not take it, the
+// monitor stops reading the container's, and the container waits.
 func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer, detachKeys []byte) (int, error) {
 	detached := make(chan struct{})
 	if stdin != nil {
@@ -147,6 +162,11 @@ func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer, detachKeys 
 					return
 				}
 				if err != nil {
+					// The input has ended (or cannot be read any
+					// more): so has the container's.
+					if a.StdinOnce && !a.Tty {
+						a.conn.Write([]byte{attStdinEOF})
+					}
 					return
 				}
 			}
@@ -192,6 +212,8 @@ func (a *Attachment) Copy(stdin io.Reader, stdout, stderr io.Writer, detachKeys 
 			}
 		case attBusy:
 			return 0, fmt.Errorf("container %s: too many clients attached already (8): %w", a.Name, errdefs.ErrInvalidState)
+		case attDropped:
+			return 0, fmt.Errorf("container %s: its monitor disconnected this client, which read none of the container's output for %s s while the container waited for it; the container is still running", a.Name, strings.TrimSpace(string(data)))
 		case attExit:
 			code, err := strconv.Atoi(strings.TrimSpace(string(data)))
 			if err != nil {

@@ -79,6 +79,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -175,6 +176,7 @@ enum { HEALTH_HEALTHY = 0, HEALTH_UNHEALTHY = 1, HEALTH_STARTING = 2, HEALTH_SKI
 static long long now_ms(void);
 static void health_done(int st);
 static void attach_output(int stream, const char *p, size_t n);
+static int attach_blocked(void);
 
 // ---------------------------------------------------------------- output
 
@@ -507,6 +509,8 @@ static void read_stream(struct stream *s)
 		s->len += (size_t)n;
 		take_lines(s, &ts);
 		out_flush();
+		if (attach_blocked())
+			return; // backpressure: a client must catch up first
 	}
 }
 
@@ -761,28 +765,67 @@ static void health_stop(void)
 //	to clients    ATT_STDOUT/ATT_STDERR + the bytes as read from the
 //	              container (a terminal's output is stdout), and last
 //	              ATT_EXIT + the decimal exit code (128+N for signal N);
-//	              ATT_BUSY alone to a client beyond ATTACH_MAX, then EOF
+//	              ATT_BUSY alone to a client beyond ATTACH_MAX, then EOF;
+//	              ATT_DROPPED + the decimal seconds of the safety valve,
+//	              then EOF, to a client that stopped reading (see below)
 //	from clients  ATT_STDIN + bytes for the container's stdin (-i);
+//	              ATT_STDIN_EOF alone: the client's input has ended;
 //	              ATT_RESIZE + "ROWS COLS" for its terminal (-t)
 //
-// Output goes to every client (at most ATTACH_MAX) as well as to the log.
-// We never block on a client: a send that does not fit its socket buffer
-// (1 MiB) disconnects that client rather than stall the container and
-// every other reader. Input is written without blocking too; what the
-// container's stdin does not take yet waits in one buffer, and clients are
-// not read until it has drained, so a fast client is slowed to the
-// container's pace rather than losing bytes. The detach keys are the
+// Output goes to every client (at most ATTACH_MAX) as well as to the log,
+// with backpressure, as Docker does: no client ever misses output. A
+// client whose socket holds more than half its send buffer unread is
+// "full", and while any client is full we read nothing of the container's
+// output, so the container blocks in write(2) when its pipe or terminal
+// fills, instead of a slow reader being disconnected. The kernel's
+// POLLOUT (at most a quarter of the buffer in use) resumes the reading.
+// Stopping at half rather than at the brim keeps room for the exit packet
+// and the ATT_DROPPED notice, so they need not wait. A send that does
+// not fit anyway (a tiny buffer) keeps the packet in one pending buffer,
+// shared by every client that owes it: nothing more is read until all have
+// taken it. The safety valve: a client that is full and takes nothing for
+// attach_stall_ms (60 s) is sent ATT_DROPPED and disconnected, so that a
+// client stopped for good (^Z, a pipe nobody reads) cannot hold the
+// container forever; the client says so rather than report an exit.
+//
+// Input is written without blocking too; what the container's stdin does
+// not take yet waits in one buffer, and clients are not read until it has
+// drained, so a fast client is slowed to the container's pace rather than
+// losing bytes. ATT_STDIN_EOF (the end of a client's input; `start -ai`
+// sends it, Docker's StdinOnce) closes the container's stdin pipe (-i
+// without -t; with a terminal, the end of input is the user's ^D, a byte
+// like any other), so `echo x | cove start -ai C` ends; input read after
+// it has nowhere to go. The detach keys are the
 // client's business: it simply disconnects, and the container runs on.
 
 #define ATTACH_MAX 8
-enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4, ATT_BUSY = 5 };
+enum { ATT_STDIN = 0, ATT_STDOUT = 1, ATT_STDERR = 2, ATT_EXIT = 3, ATT_RESIZE = 4, ATT_BUSY = 5, ATT_STDIN_EOF = 6, ATT_DROPPED = 7 };
+
+// The safety valve (see above); COVE_ATTACH_STALL_MS overrides it, for the
+// tests, which cannot wait a minute.
+#define ATTACH_STALL_MS 60000
+// How often a full client's progress is looked at (SIOCOUTQ).
+#define ATTACH_STALL_CHECK_MS 1000
 
 static int attach_fd = -1;	    // the listening socket
 static int clients[ATTACH_MAX];	    // connected clients, -1 for free slots
 static int console_fd = -1;	    // for resizes
 static long long attach_wait_until; // --attach-wait deadline, 0 when not waiting
+static long long attach_stall_ms = ATTACH_STALL_MS;
 static char in_buf[LINE_MAX_BYTES + 1];
 static size_t in_len, in_off; // stdin bytes accepted but not yet written
+
+// Backpressure state of each client (see above).
+static struct {
+	int sndbuf;		// its send buffer's size in bytes, as the kernel counts
+	int full;		// more than half of it is unread: output waits
+	int owes;		// it has yet to take the pending packet
+	int outq;		// bytes unread at the last progress
+	long long stall_since;	// when it last made progress while full
+} cl[ATTACH_MAX];
+// The packet some full clients have yet to take: type byte and payload.
+static char pend_buf[LINE_MAX_BYTES + 1];
+static size_t pend_len;
 
 // attach_path formats the socket's path through /proc/self/fd/DIRFD: a
 // sockaddr_un holds 108 bytes, and a container's directory under a home
@@ -821,6 +864,12 @@ static void attach_drop(int i)
 {
 	close(clients[i]);
 	clients[i] = -1;
+	cl[i].full = cl[i].owes = 0;
+	int owed = 0;
+	for (int j = 0; j < ATTACH_MAX; j++)
+		owed |= cl[j].owes;
+	if (!owed)
+		pend_len = 0;
 }
 
 static int attach_clients(void)
@@ -829,6 +878,36 @@ static int attach_clients(void)
 	for (int i = 0; i < ATTACH_MAX; i++)
 		n += clients[i] >= 0;
 	return n;
+}
+
+// attach_blocked says whether some client is full: the container's output
+// is not read until none is.
+static int attach_blocked(void)
+{
+	for (int i = 0; i < ATTACH_MAX; i++)
+		if (clients[i] >= 0 && cl[i].full)
+			return 1;
+	return 0;
+}
+
+// attach_owed says whether a client has yet to take the pending packet.
+static int attach_owed(void)
+{
+	for (int i = 0; i < ATTACH_MAX; i++)
+		if (clients[i] >= 0 && cl[i].owes)
+			return 1;
+	return 0;
+}
+
+// attach_unread is how much of client i's send buffer its reader has not
+// taken yet (SIOCOUTQ: for a unix socket, the memory the kernel charges to
+// the sender until the receiver has read the packets).
+static int attach_unread(int i)
+{
+	int q = 0;
+	if (ioctl(clients[i], SIOCOUTQ, &q) < 0)
+		return 0;
+	return q;
 }
 
 static void attach_accept(void)
@@ -849,27 +928,129 @@ static void attach_accept(void)
 			close(c);
 			continue;
 		}
+		// The kernel caps the request at net.core.wmem_max and doubles
+		// it for its bookkeeping; the value read back is what the
+		// unread bytes (SIOCOUTQ) are measured against.
 		int sz = 1 << 20;
+		socklen_t len = sizeof sz;
 		setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+		if (getsockopt(c, SOL_SOCKET, SO_SNDBUF, &sz, &len) < 0)
+			sz = 1 << 20;
 		clients[slot] = c;
+		cl[slot].sndbuf = sz;
+		cl[slot].full = cl[slot].owes = 0;
 		attach_wait_until = 0;
 	}
 }
 
-static void attach_send(int i, int type, const char *p, size_t n)
+// attach_send sends one packet to client i without blocking: 1 if it was
+// sent, 0 if the socket has no room (EAGAIN), -1 if the client is gone
+// (dropped here).
+static int attach_send(int i, int type, const char *p, size_t n)
 {
 	unsigned char t = (unsigned char)type;
 	struct iovec iov[2] = {{&t, 1}, {(void *)p, n}};
 	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-	if (sendmsg(clients[i], &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EINTR)
+	for (;;) {
+		if (sendmsg(clients[i], &m, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return 0;
 		attach_drop(i);
+		return -1;
+	}
+}
+
+// attach_check_full marks client i full if more than half of its buffer is
+// unread; its progress is measured from now.
+static void attach_check_full(int i)
+{
+	int q = attach_unread(i);
+	if (q > cl[i].sndbuf / 2) {
+		if (!cl[i].full)
+			cl[i].stall_since = now_ms();
+		cl[i].full = 1;
+		cl[i].outq = q;
+	}
 }
 
 static void attach_output(int stream, const char *p, size_t n)
 {
-	for (int i = 0; i < ATTACH_MAX; i++)
-		if (clients[i] >= 0)
-			attach_send(i, stream, p, n);
+	for (int i = 0; i < ATTACH_MAX; i++) {
+		if (clients[i] < 0)
+			continue;
+		int r = attach_send(i, stream, p, n);
+		if (r > 0) {
+			attach_check_full(i);
+		} else if (r == 0) {
+			// No room even below the half mark (a tiny buffer): the
+			// packet waits here. Every client that misses it misses
+			// this same packet, since nothing more is read meanwhile.
+			if (pend_len == 0) {
+				pend_buf[0] = (char)stream;
+				memcpy(pend_buf + 1, p, n);
+				pend_len = n + 1;
+			}
+			cl[i].owes = cl[i].full = 1;
+			cl[i].stall_since = now_ms();
+			cl[i].outq = attach_unread(i);
+		}
+	}
+}
+
+// attach_flush is client i's POLLOUT: it sends the pending packet it owes,
+// and it is no longer full once at most half its buffer is unread.
+static void attach_flush(int i)
+{
+	if (cl[i].owes) {
+		int r = attach_send(i, (unsigned char)pend_buf[0], pend_buf + 1, pend_len - 1);
+		if (r < 0)
+			return; // dropped
+		if (r == 0)
+			return;
+		cl[i].owes = 0;
+		if (!attach_owed())
+			pend_len = 0;
+	}
+	int q = attach_unread(i);
+	if (q <= cl[i].sndbuf / 2)
+		cl[i].full = 0;
+	else if (q < cl[i].outq) {
+		cl[i].outq = q;
+		cl[i].stall_since = now_ms();
+	}
+}
+
+// attach_check_stalls applies the safety valve: a full client that has
+// read nothing for attach_stall_ms is told so (there is room: see above)
+// and disconnected. Returns how long poll may sleep before the next check
+// (-1: no client is full).
+static int attach_check_stalls(void)
+{
+	int any = 0;
+	long long now = now_ms();
+	for (int i = 0; i < ATTACH_MAX; i++) {
+		if (clients[i] < 0 || !cl[i].full)
+			continue;
+		int q = attach_unread(i);
+		if (q < cl[i].outq) {
+			// It reads, slowly: the clock starts again.
+			cl[i].outq = q;
+			cl[i].stall_since = now;
+		} else if (now - cl[i].stall_since >= attach_stall_ms) {
+			char secs[24];
+			int n = snprintf(secs, sizeof secs, "%lld", attach_stall_ms / 1000);
+			if (attach_send(i, ATT_DROPPED, secs, (size_t)n) >= 0)
+				attach_drop(i);
+			continue;
+		}
+		any = 1;
+	}
+	if (!any)
+		return -1;
+	return ATTACH_STALL_CHECK_MS;
 }
 
 // attach_write_stdin writes pending input to the container's stdin, as far
@@ -908,6 +1089,15 @@ static void attach_input(int i)
 			in_off = 1;
 			in_len = (size_t)n;
 			attach_write_stdin();
+		} else if (in_buf[0] == ATT_STDIN_EOF && stdin_fd >= 0 && console_fd < 0) {
+			// The end of the client's input is the end of the
+			// container's: its read(2) returns 0 once every byte
+			// before it is read (clients are not read while input
+			// waits, so all of it has been written). Only the pipe
+			// of -i without -t: a terminal's master is also its
+			// output.
+			close(stdin_fd);
+			stdin_fd = -1;
 		} else if (in_buf[0] == ATT_RESIZE && console_fd >= 0) {
 			in_buf[n] = 0;
 			struct winsize ws = {0};
@@ -1127,6 +1317,9 @@ static void monitor_main(int argc, char **argv)
 	if (stdin_fd >= 0)
 		fcntl(stdin_fd, F_SETFL, fcntl(stdin_fd, F_GETFL) | O_NONBLOCK);
 	attach_listen();
+	const char *stall = getenv("COVE_ATTACH_STALL_MS");
+	if (stall && atoll(stall) > 0)
+		attach_stall_ms = atoll(stall);
 	if (attach_wait > 0)
 		attach_wait_until = now_ms() + attach_wait;
 
@@ -1162,7 +1355,8 @@ static void monitor_main(int argc, char **argv)
 		health.next = health.started + health_delay();
 	}
 
-	long long drain_start = 0, last_data = 0;
+	long long drain_start = 0, last_data = 0, drain_tick = 0;
+	int drain_blocked = 0;
 	for (;;) {
 		int timeout = -1;
 		// start -a: the output waits in its pipe for the first client.
@@ -1176,14 +1370,30 @@ static void monitor_main(int argc, char **argv)
 				attach_wait_until = 0;
 			}
 		}
+		// Backpressure (see "Attach"): while a client is full, the
+		// container's output waits in its pipes.
+		int blocked = attach_blocked();
 		if (exited && !waiting) {
 			long long now = now_ms();
 			if (!drain_start)
-				drain_start = last_data = now;
-			if ((streams[0].fd < 0 && streams[1].fd < 0) || now - drain_start >= DRAIN_MAX_MS || now - last_data >= DRAIN_IDLE_MS)
+				drain_start = last_data = drain_tick = now;
+			// The drain's clocks stop while a client catches up: the
+			// output left in the pipes is not lost to a slow reader.
+			if (drain_blocked) {
+				drain_start += now - drain_tick;
+				last_data += now - drain_tick;
+			}
+			drain_tick = now;
+			drain_blocked = blocked;
+			if (streams[0].fd < 0 && streams[1].fd < 0 && !attach_owed())
+				break; // all read and sent: the exit packet has room
+			if (!blocked && (now - drain_start >= DRAIN_MAX_MS || now - last_data >= DRAIN_IDLE_MS))
 				break;
-			timeout = DRAIN_IDLE_MS - (int)(now - last_data);
+			timeout = blocked ? -1 : DRAIN_IDLE_MS - (int)(now - last_data);
 		}
+		int st = attach_check_stalls();
+		if (st >= 0 && (timeout < 0 || st < timeout))
+			timeout = st;
 		// idx: -1 the signalfd, 0 and 1 the streams, 2 the attach
 		// socket, 3 the stdin's room, 10+i client i.
 		struct pollfd p[5 + ATTACH_MAX];
@@ -1193,7 +1403,7 @@ static void monitor_main(int argc, char **argv)
 			p[np].events = POLLIN;
 			idx[np++] = -1;
 		}
-		for (int i = 0; i < 2 && !waiting; i++)
+		for (int i = 0; i < 2 && !waiting && !blocked; i++)
 			if (streams[i].fd >= 0) {
 				p[np].fd = streams[i].fd;
 				p[np].events = POLLIN;
@@ -1209,12 +1419,14 @@ static void monitor_main(int argc, char **argv)
 			p[np].events = POLLOUT;
 			idx[np++] = 3;
 		}
-		for (int i = 0; i < ATTACH_MAX; i++)
-			if (clients[i] >= 0 && in_len == 0) {
+		for (int i = 0; i < ATTACH_MAX; i++) {
+			short ev = (in_len == 0 ? POLLIN : 0) | (cl[i].full ? POLLOUT : 0);
+			if (clients[i] >= 0 && ev) {
 				p[np].fd = clients[i];
-				p[np].events = POLLIN;
+				p[np].events = ev;
 				idx[np++] = 10 + i;
 			}
+		}
 		if (sfd < 0 && !exited) {
 			// No signalfd (out of descriptors?): poll for the exit.
 			timeout = 100;
@@ -1252,8 +1464,11 @@ static void monitor_main(int argc, char **argv)
 			} else if (idx[k] == 3) {
 				attach_write_stdin();
 			} else if (idx[k] >= 10) {
-				if (clients[idx[k] - 10] >= 0)
-					attach_input(idx[k] - 10);
+				int i = idx[k] - 10;
+				if (clients[i] >= 0 && cl[i].full && (p[k].revents & (POLLOUT | POLLHUP | POLLERR)))
+					attach_flush(i);
+				if (clients[i] >= 0 && (p[k].events & POLLIN) && (p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+					attach_input(i);
 			} else {
 				read_stream(&streams[idx[k]]);
 				last_data = now_ms();
