@@ -47,6 +47,7 @@ import (
 	"github.com/cove-run/cove/internal/runtime"
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/pkg/flock"
 )
 
 // Roles of the cove binary for detached containers.
@@ -683,19 +684,5 @@ func nextBackoff(prev, ran time.Duration) time.Duration {
 // returned function releases it. The descriptor is close-on-exec, so an
 // execve releases it too.
 func flockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return flock.Exclusive(path)
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/cove-run/cove/pkg/flock"
 )
 
 // lockWriters takes cove's exclusive image-writer lock in the state root.
@@ -18,25 +18,15 @@ func (s *Service) lockWriters() (func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "image-writers.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	release, err := flock.Exclusive(filepath.Join(dir, "image-writers.lock"))
 	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
 		return nil, fmt.Errorf("locking the image store: %w", err)
 	}
 	// Layers left by a writer that was killed before it made them part
 	// of an image are unreachable: nothing else can be writing now.
 	s.removeOrphansSince(nil)
 	s.dropTmpNames()
-	return func() { f.Close() }, nil
+	return release, nil
 }
 
 // dropTmpNames removes the temporary names (see copyToStore) that a killed

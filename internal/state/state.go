@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/pkg/flock"
 )
 
 // Status is a container's lifecycle state, with Docker's names.
@@ -348,21 +349,7 @@ func (s *Store) Lock(id string) (func(), error) {
 }
 
 func flockPath(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return flock.Exclusive(path)
 }
 
 // Update locks the container, reads it, applies fn and writes the state

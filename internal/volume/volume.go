@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cove-run/cove/internal/errdefs"
+	pkgflock "github.com/cove-run/cove/pkg/flock"
 )
 
 // Volume is a volume's record, in the shape of `docker volume inspect`.
@@ -86,21 +87,7 @@ func (s *Store) Lock() (func(), error) {
 }
 
 func flock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return pkgflock.Exclusive(path)
 }
 
 // NewAnonymousName returns a fresh name for an anonymous volume: 64 hex

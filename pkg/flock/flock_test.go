@@ -1,0 +1,40 @@
+package flock
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestExclusive: a second holder waits until the first lets go.
+func TestExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	release, err := Exclusive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{})
+	go func() {
+		r, err := Exclusive(path)
+		if err != nil {
+			t.Error(err)
+		} else {
+			r()
+		}
+		close(got)
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second exclusive lock was granted while the first was held")
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second lock was not granted after the first was released")
+	}
+	if _, err := Exclusive(filepath.Join(t.TempDir(), "missing", "lock")); err == nil {
+		t.Error("a lock in a missing directory was granted")
+	}
+}
