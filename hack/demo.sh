@@ -33,5 +33,5 @@ echo "+ cove import --change 'CMD [\"sh\"]' rootfs.tar cove-demo/busybox"
 "$COVE" import --change 'CMD ["sh"]' -m "made by make demo from $BUSYBOX" "$work/rootfs.tar" cove-demo/busybox
 echo "+ cove images cove-demo/busybox"
 "$COVE" images cove-demo/busybox
-echo '+ cove run --rm cove-demo/busybox sh -c "echo hello from a rootless container: $(id); hostname; ps"'
-"$COVE" run --rm cove-demo/busybox sh -c 'echo hello from a rootless container: $(id); hostname; ps'
+echo '+ cove run --rm cove-demo/busybox sh -c "echo hello from a cove container: $(id); hostname; ps"'
+"$COVE" run --rm cove-demo/busybox sh -c 'echo hello from a cove container: $(id); hostname; ps'

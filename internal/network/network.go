@@ -146,6 +146,8 @@ type pastaFlags struct {
 	// Key identifies the binary probed: path, size and modification time.
 	Key        string `json:"Key"`
 	DNSForward bool   `json:"DNSForward"`
+	// Runas: the --runas option exists.
+	Runas bool `json:"Runas"`
 }
 
 var pastaProbe *pastaFlags
@@ -164,7 +166,8 @@ func pastaFeatures(cacheDir string) pastaFlags {
 			path = real
 		}
 		if fi, err := os.Stat(path); err == nil {
-			key = fmt.Sprintf("%s %d %d", path, fi.Size(), fi.ModTime().UnixNano())
+			// "2": the fields probed; a cache from an older cove is probed again.
+			key = fmt.Sprintf("2 %s %d %d", path, fi.Size(), fi.ModTime().UnixNano())
 		}
 	}
 	cache := ""
@@ -177,7 +180,7 @@ func pastaFeatures(cacheDir string) pastaFlags {
 		}
 	}
 	out, _ := exec.Command("pasta", "--help").CombinedOutput()
-	f := pastaFlags{Key: key, DNSForward: bytes.Contains(out, []byte("--dns-forward"))}
+	f := pastaFlags{Key: key, DNSForward: bytes.Contains(out, []byte("--dns-forward")), Runas: bytes.Contains(out, []byte("--runas"))}
 	pastaProbe = &f
 	if cache != "" && key != "" {
 		if b, err := json.Marshal(f); err == nil {
@@ -357,6 +360,13 @@ func cleanLog(b []byte) string {
 // host), foreground, ready file on fd 4.
 func pastaArgs(ports []Published, f pastaFlags) []string {
 	args := []string{"--config-net", "--quiet", "--foreground", "--pid", "/proc/self/fd/4", "--netns", "/proc/self/fd/3"}
+	if f.Runas && realRoot() {
+		// Started by root in the initial user namespace (cove as root),
+		// pasta would switch to nobody and then fail to enter the
+		// container's namespace. It still drops its capabilities and
+		// sandboxes itself after the setup.
+		args = append(args, "--runas", "0")
+	}
 	if f.DNSForward {
 		args = append(args, "--dns-forward", pastaDNSForward)
 	}
@@ -450,4 +460,19 @@ func StopRecorded(pid int, start uint64, ownedBy func(ppid int) bool) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
+}
+
+// realRoot reports whether this process is root in the initial user
+// namespace (whose uid_map maps all 2^32 IDs onto themselves), not root
+// of a namespace of cove's own.
+func realRoot() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }
