@@ -33,5 +33,13 @@ echo "+ cove import --change 'CMD [\"sh\"]' rootfs.tar cove-demo/busybox"
 "$COVE" import --change 'CMD ["sh"]' -m "made by make demo from $BUSYBOX" "$work/rootfs.tar" cove-demo/busybox
 echo "+ cove images cove-demo/busybox"
 "$COVE" images cove-demo/busybox
-echo '+ cove run --rm cove-demo/busybox sh -c "echo hello from a cove container: $(id); hostname; ps"'
-"$COVE" run --rm cove-demo/busybox sh -c 'echo hello from a cove container: $(id); hostname; ps'
+# The default network needs pasta (package passt) or slirp4netns, which a
+# fresh Debian does not have: the demo runs without a network then, and
+# says how to get one.
+net=()
+if ! command -v pasta >/dev/null && ! command -v slirp4netns >/dev/null; then
+	echo "(no pasta or slirp4netns: running with --network none; for networking: sudo apt-get install passt)"
+	net=(--network none)
+fi
+echo "+ cove run --rm ${net[*]} cove-demo/busybox sh -c \"echo hello from a cove container: \$(id); hostname; ps\""
+"$COVE" run --rm "${net[@]}" cove-demo/busybox sh -c 'echo hello from a cove container: $(id); hostname; ps'
