@@ -40,7 +40,13 @@ func (p *Process) Resize(rows, cols uint16) error {
 	if p.console == nil {
 		return errors.New("resizing the terminal: the container has no terminal")
 	}
-	rc, err := p.console.SyscallConn()
+	return ResizeConsole(p.console, rows, cols)
+}
+
+// ResizeConsole sets the size of the terminal whose master side is
+// console; the kernel sends SIGWINCH to its foreground process group.
+func ResizeConsole(console *os.File, rows, cols uint16) error {
+	rc, err := console.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -75,14 +81,17 @@ func (p *Process) Signal(sig os.Signal) error {
 func (p *Process) Wait() (exitCode int, err error) {
 	p.once.Do(func() {
 		werr := p.cmd.Wait()
-		p.code, p.err = exitStatus(p.cmd.ProcessState, werr)
+		p.code, p.err = ExitStatus(p.cmd.ProcessState, werr)
 		close(p.done)
 	})
 	<-p.done
 	return p.code, p.err
 }
 
-func exitStatus(ps *os.ProcessState, err error) (int, error) {
+// ExitStatus turns a finished process's state into an exit code as a shell
+// reports it (128+N when signal N killed it); err is kept only when it is
+// not the process's own non-zero exit (a failed stdio copy).
+func ExitStatus(ps *os.ProcessState, err error) (int, error) {
 	if ps == nil {
 		return -1, err
 	}

@@ -290,8 +290,8 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	// parent-death signal must not die with some other thread (the
 	// launcher's execve into the monitor ends every thread but the
 	// leader).
-	syncDone := make(chan syncResult, 1)
-	go func() { syncDone <- readSync(int(parentSock.Fd())) }()
+	syncDone := make(chan SyncResult, 1)
+	go func() { syncDone <- ReadSync(int(parentSock.Fd())) }()
 	var hookErr error
 	if opts.BeforeSetup != nil {
 		if hookErr = opts.BeforeSetup(cmd.Process.Pid); hookErr != nil {
@@ -302,8 +302,8 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	}
 	res := <-syncDone
 	if hookErr != nil {
-		if res.console != nil {
-			res.console.Close()
+		if res.Console != nil {
+			res.Console.Close()
 		}
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -311,67 +311,74 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	}
 	if !stop() {
 		// ctx was done first and the init has been killed.
-		if res.console != nil {
-			res.console.Close()
+		if res.Console != nil {
+			res.Console.Close()
 		}
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, ctx.Err()
 	}
-	if res.err == nil && !res.exec && exitedSoon(cmd.Process.Pid) {
-		res.err = &InitError{Stage: "init", Msg: "the container init exited during setup"}
-		if res.recvErr != nil {
-			res.err.Msg += " (" + res.recvErr.Error() + ")"
+	if res.Err == nil && !res.Exec && exitedSoon(cmd.Process.Pid) {
+		res.Err = &InitError{Stage: "init", Msg: "the container init exited during setup"}
+		if res.RecvErr != nil {
+			res.Err.Msg += " (" + res.RecvErr.Error() + ")"
 		}
 	}
-	if res.err != nil {
-		if res.console != nil {
-			res.console.Close()
+	if res.Err != nil {
+		if res.Console != nil {
+			res.Console.Close()
 		}
 		cmd.Process.Kill()
 		werr := cmd.Wait()
-		if res.err.Stage == "init" && werr != nil {
-			res.err.Msg += ": " + werr.Error()
+		if res.Err.Stage == "init" && werr != nil {
+			res.Err.Msg += ": " + werr.Error()
 		}
-		if res.exitCode != 0 {
-			return nil, &errdefs.ExitError{Code: res.exitCode, Err: res.err}
+		if res.ExitCode != 0 {
+			return nil, &errdefs.ExitError{Code: res.ExitCode, Err: res.Err}
 		}
-		return nil, res.err
+		return nil, res.Err
 	}
-	return &Process{cmd: cmd, console: res.console, done: make(chan struct{})}, nil
+	return &Process{cmd: cmd, console: res.Console, done: make(chan struct{})}, nil
 }
 
-type syncResult struct {
-	console  *os.File
-	exec     bool
-	err      *InitError
-	exitCode int
-	recvErr  error
+// SyncResult is what a started init (or cove-exec) said on its sync
+// socket before it executed the command or died.
+type SyncResult struct {
+	// Console is the terminal's master side it passed, nil without one.
+	Console *os.File
+	// Exec is set when it announced the execve of the command.
+	Exec bool
+	// Err is the first setup failure it reported, with ExitCode (126 or
+	// 127 for a command that could not be executed, else 0).
+	Err      *InitError
+	ExitCode int
+	// RecvErr is a failure of the socket itself.
+	RecvErr error
 }
 
-// readSync reads the init's messages until EOF, which comes when the init
-// has executed the container command (the socket is close-on-exec) or has
-// exited.
-func readSync(fd int) syncResult {
-	var r syncResult
+// ReadSync reads the messages on a sync socket until EOF, which comes when
+// the other side has executed the command (its end is close-on-exec) or
+// has exited. cove-exec speaks the same protocol.
+func ReadSync(fd int) SyncResult {
+	var r SyncResult
 	for {
 		m, passed, err := proto.Recv(fd)
 		if err != nil {
 			if err != io.EOF {
-				r.recvErr = err
+				r.RecvErr = err
 			}
 			return r
 		}
-		if m.Kind == proto.KindConsole && passed >= 0 && r.console == nil {
+		if m.Kind == proto.KindConsole && passed >= 0 && r.Console == nil {
 			// Non-blocking before os.NewFile, so that the file uses Go's
 			// poller: Close then interrupts a pending Read, and deadlines
 			// work, which a CLI copying to and from the terminal needs.
 			if err := unix.SetNonblock(passed, true); err != nil {
 				unix.Close(passed)
-				r.recvErr = err
+				r.RecvErr = err
 				continue
 			}
-			r.console = os.NewFile(uintptr(passed), "console")
+			r.Console = os.NewFile(uintptr(passed), "console")
 			continue
 		}
 		if passed >= 0 {
@@ -379,10 +386,13 @@ func readSync(fd int) syncResult {
 		}
 		switch m.Kind {
 		case proto.KindExec:
-			r.exec = true
+			r.Exec = true
 		case proto.KindError:
-			r.err = &InitError{Stage: m.Stage, Errno: syscall.Errno(m.Errno), Msg: m.Text}
-			r.exitCode = m.ExitCode
+			// The first failure is the cause; later ones follow from it.
+			if r.Err == nil {
+				r.Err = &InitError{Stage: m.Stage, Errno: syscall.Errno(m.Errno), Msg: m.Text}
+				r.ExitCode = m.ExitCode
+			}
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -123,7 +122,10 @@ func run() error {
 	// 2. The terminal, in the container's devpts instance, while we are
 	// root (the slave is given to the user).
 	if c.Terminal {
-		master, err := setupConsole(c.ConsoleRows, c.ConsoleCols, uid)
+		// In the container's devpts instance (reachable as /dev/pts since
+		// the constructor joined the mount namespace): a pty of the host's
+		// would not exist in the container's /dev/pts.
+		master, err := initproc.SetupConsole(c.ConsoleRows, c.ConsoleCols, uid, false)
 		if err != nil {
 			return fail("console", 0, err)
 		}
@@ -203,60 +205,4 @@ func run() error {
 	proto.Send(nsenter.SyncFD, proto.Message{Kind: proto.KindExec}, nil)
 	err = syscall.Exec(path, c.Args, env)
 	return initproc.ExecError(c.Args[0], path, err)
-}
-
-// setupConsole allocates a pseudo-terminal in the container's devpts
-// instance (reachable as /dev/pts since the constructor joined the mount
-// namespace), makes its slave our controlling terminal and stdio, and
-// returns the master for the caller. A pty of the host's devpts would not
-// exist in the container's /dev/pts, and tty(1) would name nothing.
-func setupConsole(rows, cols uint16, uid uint32) (*os.File, error) {
-	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "opening the terminal multiplexer of the container", Path: "/dev/pts/ptmx", Err: err}
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			unix.Close(master)
-		}
-	}()
-	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return nil, fmt.Errorf("unlocking the terminal: %w", err)
-	}
-	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
-	if err != nil {
-		return nil, fmt.Errorf("getting the terminal number: %w", err)
-	}
-	name := "/dev/pts/" + strconv.FormatUint(uint64(n), 10)
-	// TIOCGPTPEER opens the slave through the master: no lookup by name
-	// that a file planted in the container could intercept.
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
-	slave := int(r)
-	if errno != 0 {
-		if slave, err = unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err != nil {
-			return nil, &os.PathError{Op: "opening the terminal", Path: name, Err: err}
-		}
-	}
-	defer unix.Close(slave)
-	if rows > 0 && cols > 0 {
-		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
-			return nil, fmt.Errorf("setting the terminal size: %w", err)
-		}
-	}
-	if uid != 0 {
-		if err := unix.Fchown(slave, int(uid), -1); err != nil {
-			return nil, fmt.Errorf("changing the owner of %s to %d: %w", name, uid, err)
-		}
-	}
-	if err := unix.IoctlSetInt(slave, unix.TIOCSCTTY, 0); err != nil {
-		return nil, fmt.Errorf("making %s the controlling terminal: %w", name, err)
-	}
-	for fd := 0; fd <= 2; fd++ {
-		if err := unix.Dup3(slave, fd, 0); err != nil {
-			return nil, fmt.Errorf("connecting stdio to %s: %w", name, err)
-		}
-	}
-	ok = true
-	return os.NewFile(uintptr(master), "pty-master"), nil
 }

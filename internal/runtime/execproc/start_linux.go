@@ -18,7 +18,6 @@ import (
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/nsenter"
 	cruntime "github.com/cove-run/cove/internal/runtime"
-	"github.com/cove-run/cove/internal/runtime/proto"
 )
 
 // Options describe a command to run in a running container.
@@ -155,79 +154,32 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	}
 
 	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
-	res := readSync(int(parentSock.Fd()))
+	res := cruntime.ReadSync(int(parentSock.Fd()))
 	if !stop() {
-		if res.console != nil {
-			res.console.Close()
+		if res.Console != nil {
+			res.Console.Close()
 		}
 		cmd.Wait()
 		return nil, ctx.Err()
 	}
-	if res.err != nil {
-		if res.console != nil {
-			res.console.Close()
+	if res.Err != nil {
+		if res.Console != nil {
+			res.Console.Close()
 		}
 		cmd.Wait()
-		if res.exitCode != 0 {
-			return nil, &errdefs.ExitError{Code: res.exitCode, Err: res.err}
+		if res.ExitCode != 0 {
+			return nil, &errdefs.ExitError{Code: res.ExitCode, Err: res.Err}
 		}
-		return nil, res.err
+		return nil, res.Err
 	}
-	if !res.exec && res.recvErr != nil {
+	if !res.Exec && res.RecvErr != nil {
 		// The process died without a word (or the socket failed): its
 		// status tells what happened.
 		cmd.Wait()
-		code, _ := exitStatus(cmd.ProcessState, nil)
-		return nil, &cruntime.InitError{Stage: "exec", Msg: fmt.Sprintf("%s exited during setup (status %d): %v", Role, code, res.recvErr)}
+		code, _ := cruntime.ExitStatus(cmd.ProcessState, nil)
+		return nil, &cruntime.InitError{Stage: "exec", Msg: fmt.Sprintf("%s exited during setup (status %d): %v", Role, code, res.RecvErr)}
 	}
-	return &Process{cmd: cmd, console: res.console, done: make(chan struct{})}, nil
-}
-
-type syncResult struct {
-	console  *os.File
-	exec     bool
-	err      *cruntime.InitError
-	exitCode int
-	recvErr  error
-}
-
-// readSync reads messages until EOF: the command has been executed (the
-// socket is close-on-exec) or every process holding the other end has
-// exited.
-func readSync(fd int) syncResult {
-	var r syncResult
-	for {
-		m, passed, err := proto.Recv(fd)
-		if err != nil {
-			if err != io.EOF {
-				r.recvErr = err
-			}
-			return r
-		}
-		if m.Kind == proto.KindConsole && passed >= 0 && r.console == nil {
-			// Non-blocking for Go's poller: Close then interrupts a
-			// pending Read.
-			if err := unix.SetNonblock(passed, true); err != nil {
-				unix.Close(passed)
-				r.recvErr = err
-				continue
-			}
-			r.console = os.NewFile(uintptr(passed), "console")
-			continue
-		}
-		if passed >= 0 {
-			unix.Close(passed)
-		}
-		switch m.Kind {
-		case proto.KindExec:
-			r.exec = true
-		case proto.KindError:
-			if r.err == nil {
-				r.err = &cruntime.InitError{Stage: m.Stage, Errno: syscall.Errno(m.Errno), Msg: m.Text}
-				r.exitCode = m.ExitCode
-			}
-		}
-	}
+	return &Process{cmd: cmd, console: res.Console, done: make(chan struct{})}, nil
 }
 
 // Pid returns the PID of the joining process on the host (the waiter; the
@@ -243,17 +195,7 @@ func (p *Process) Resize(rows, cols uint16) error {
 	if p.console == nil {
 		return errors.New("resizing the terminal: exec without a terminal")
 	}
-	rc, err := p.console.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ierr error
-	if err := rc.Control(func(fd uintptr) {
-		ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-	}); err != nil {
-		return err
-	}
-	return ierr
+	return cruntime.ResizeConsole(p.console, rows, cols)
 }
 
 // Signal sends sig to the command, through the joining process on the
@@ -271,24 +213,9 @@ func (p *Process) Wait() (int, error) {
 		if errors.Is(err, exec.ErrWaitDelay) {
 			err = nil
 		}
-		p.code, p.err = exitStatus(p.cmd.ProcessState, err)
+		p.code, p.err = cruntime.ExitStatus(p.cmd.ProcessState, err)
 		close(p.done)
 	})
 	<-p.done
 	return p.code, p.err
-}
-
-func exitStatus(ps *os.ProcessState, err error) (int, error) {
-	if ps == nil {
-		return -1, err
-	}
-	code := ps.ExitCode()
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = 128 + int(ws.Signal())
-	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return code, err
-	}
-	return code, nil
 }

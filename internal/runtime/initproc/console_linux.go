@@ -10,16 +10,18 @@ import (
 	"github.com/cove-run/cove/internal/runtime/mount"
 )
 
-// setupConsole allocates the container's terminal and makes it the init's
-// controlling terminal and stdio; it returns the master side for the
-// parent.
+// SetupConsole allocates a terminal in the container's devpts instance
+// and makes it the calling process's controlling terminal and stdio; it
+// returns the master side for the parent. The init also binds it over
+// /dev/console (bindDevConsole); cove-exec, joining a running container,
+// does not.
 //
 // The pty is allocated here, in the container's own devpts instance, not by
 // the parent in the host's: a slave from another instance would not appear
 // in the container's /dev/pts, and tty(1), ttyname(3) and /dev/console
 // would all point at nothing. The master travels to the parent over the
 // sync socket (SCM_RIGHTS), like runc's console socket.
-func setupConsole(rows, cols uint16, uid uint32) (*os.File, error) {
+func SetupConsole(rows, cols uint16, uid uint32, bindDevConsole bool) (*os.File, error) {
 	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "opening the terminal multiplexer (is devpts mounted on /dev/pts?)", Path: "/dev/pts/ptmx", Err: err}
@@ -61,7 +63,7 @@ func setupConsole(rows, cols uint16, uid uint32) (*os.File, error) {
 			return nil, fmt.Errorf("changing the owner of %s to %d: %w%s", name, uid, err, unmappedHint(err))
 		}
 	}
-	if _, err := os.Stat("/dev/console"); err == nil {
+	if _, err := os.Stat("/dev/console"); err == nil && bindDevConsole {
 		if err := mount.BindFile(name, "/dev/console"); err != nil {
 			return nil, err
 		}

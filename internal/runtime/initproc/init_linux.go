@@ -178,7 +178,7 @@ func run() error {
 	// which is only reachable as /dev/pts after the pivot. It needs
 	// CAP_SYS_ADMIN for the /dev/console bind, so before the user switch.
 	if c.Terminal {
-		master, err := setupConsole(c.ConsoleRows, c.ConsoleCols, c.UID)
+		master, err := SetupConsole(c.ConsoleRows, c.ConsoleCols, c.UID, true)
 		if err != nil {
 			return fail("console", err)
 		}
