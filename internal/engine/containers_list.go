@@ -236,22 +236,13 @@ func timeString(t time.Time) string {
 
 // InspectContainer describes a container in Docker's schema.
 func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
-	stores, err := e.States()
+	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return nil, err
 	}
-	id, err := stores.Lookup(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, err := e.reconciled(id)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := readRecord(c)
-	if err != nil {
-		return nil, err
-	}
+	// Opened (and cached) by the lookup.
+	stores, _ := e.States()
+	id := c.ID
 	o, p := rec.Options, rec.Parsed
 	dir := stores.Dir(id)
 	path, args := processArgs(rec)

@@ -39,22 +39,13 @@ var followInterval = 100 * time.Millisecond
 // rotated files included, whichever process wrote them (the C monitor of a
 // detached container, or the foreground cove run).
 func (e *Engine) ContainerLogs(ctx context.Context, ref string, o LogsOptions, stdout, stderr io.Writer) error {
-	stores, err := e.States()
+	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return err
 	}
-	id, err := stores.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	c, err := e.reconciled(id)
-	if err != nil {
-		return err
-	}
-	rec, err := readRecord(c)
-	if err != nil {
-		return err
-	}
+	// Opened (and cached) by the lookup.
+	stores, _ := e.States()
+	id := c.ID
 	lc, err := logConfigOf(rec)
 	if err != nil {
 		return err

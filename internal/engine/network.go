@@ -430,19 +430,7 @@ func (e *Engine) runningNetState(c *state.Container) (*netState, bool) {
 
 // ContainerPorts returns a container's published ports (cove port).
 func (e *Engine) ContainerPorts(ref string) (string, map[string][]PortBinding, error) {
-	stores, err := e.States()
-	if err != nil {
-		return "", nil, err
-	}
-	id, err := stores.Lookup(ref)
-	if err != nil {
-		return "", nil, err
-	}
-	c, err := e.reconciled(id)
-	if err != nil {
-		return "", nil, err
-	}
-	rec, err := readRecord(c)
+	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return "", nil, err
 	}
