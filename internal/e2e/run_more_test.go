@@ -737,3 +737,25 @@ func TestRunMoreNameRace(t *testing.T) {
 		t.Errorf("the losers left containers behind:\n%s", r.Stdout)
 	}
 }
+
+// TestRunRmVolatile: a --rm container's layer and record go to the
+// store's volatile (unsynced) files, a durable container's do not; and the
+// --rm container is gone from both once it exits.
+func TestRunRmVolatile(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	volatile := filepath.Join(h.Dir, "data", "cove", "storage", "overlay-containers", "volatile-containers.json")
+	read := func() string { b, _ := os.ReadFile(volatile); return string(b) }
+	h.Run(0, "run", "-d", "--rm", "--name", "eph", bb, "sleep", "30")
+	h.Run(0, "create", "--name", "durable", bb, "true")
+	eph := strings.TrimSpace(h.Run(0, "inspect", "-f", "{{.Id}}", "eph").Stdout)
+	durable := strings.TrimSpace(h.Run(0, "inspect", "-f", "{{.Id}}", "durable").Stdout)
+	if s := read(); !strings.Contains(s, eph) || strings.Contains(s, durable) {
+		t.Errorf("volatile containers: want %s and not %s in %q", eph[:12], durable[:12], s)
+	}
+	h.Run(0, "rm", "-f", "eph")
+	h.Run(0, "rm", "durable")
+	if s := read(); strings.Contains(s, eph) {
+		t.Errorf("removed --rm container still in %q", s)
+	}
+}
