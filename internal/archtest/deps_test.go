@@ -88,6 +88,10 @@ func rule(p, imp string) string {
 		!(own && (under(ri, "internal/spec") || under(ri, "internal/errdefs") || under(ri, "pkg"))) {
 		return "the network helpers know only spec, errdefs, pkg/, the standard library and x/sys"
 	}
+	if under(r, "internal/usernet") && !isStd(imp) && !under(imp, "golang.org/x/sys") &&
+		!(own && (under(ri, "internal/errdefs") || under(ri, "pkg"))) {
+		return "the network records know only errdefs, pkg/, the standard library and x/sys"
+	}
 	if (under(r, "internal/errdefs") || under(r, "internal/reexec")) && !isStd(imp) {
 		return "errdefs and reexec are stdlib-only leaves"
 	}
@@ -115,6 +119,7 @@ func TestRulesBite(t *testing.T) {
 		{module + "/internal/storage", module + "/internal/cli"},
 		{module + "/internal/errdefs", "github.com/sirupsen/logrus"},
 		{module + "/internal/network", module + "/internal/state"},
+		{module + "/internal/usernet", module + "/internal/state"},
 	}
 	for _, b := range bad {
 		if rule(b[0], b[1]) == "" {

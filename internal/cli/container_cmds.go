@@ -25,6 +25,7 @@ func newCreateCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 			if cmd.Flags().Changed("entrypoint") {
 				opts.Container.Entrypoint = &opts.Entrypoint
 			}
+			opts.Container.Network, opts.Container.Networks = splitNetworks(opts.Networks)
 			if runF != nil {
 				return runF(opts)
 			}

@@ -34,7 +34,7 @@ func newInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Command 
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", "format the output with a Go template, or 'json'")
-	cmd.Flags().StringVar(&opts.Type, "type", "", "only inspect objects of this type (container, image or volume)")
+	cmd.Flags().StringVar(&opts.Type, "type", "", "only inspect objects of this type (container, image, volume or network)")
 	return cmd
 }
 
@@ -48,9 +48,9 @@ func newImageInspectCmd(f *Factory, runF func(*InspectOptions) error) *cobra.Com
 
 func inspectRun(f *Factory, opts *InspectOptions) error {
 	switch opts.Type {
-	case "", "image", "container", "volume":
+	case "", "image", "container", "volume", "network":
 	default:
-		return errdefs.InvalidArgument("--type %q: use container, image or volume", opts.Type)
+		return errdefs.InvalidArgument("--type %q: use container, image, volume or network", opts.Type)
 	}
 	e, err := f.EngineWithStore()
 	if err != nil {
@@ -60,6 +60,15 @@ func inspectRun(f *Factory, opts *InspectOptions) error {
 	var errs []error
 	for _, n := range opts.Names {
 		// Containers first, then images, then volumes, as Docker does.
+		if opts.Type == "network" {
+			v, err := e.InspectNetwork(n)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			objs = append(objs, v)
+			continue
+		}
 		if opts.Type == "volume" {
 			v, err := e.InspectVolume(n)
 			if err != nil {
@@ -81,6 +90,10 @@ func inspectRun(f *Factory, opts *InspectOptions) error {
 		in, err := e.InspectImage(n)
 		if err != nil && errors.Is(err, errdefs.ErrNotFound) && opts.Type == "" {
 			if v, verr := e.InspectVolume(n); verr == nil {
+				objs = append(objs, v)
+				continue
+			}
+			if v, nerr := e.InspectNetwork(n); nerr == nil {
 				objs = append(objs, v)
 				continue
 			}

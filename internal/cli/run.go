@@ -29,6 +29,9 @@ type RunOptions struct {
 	Cidfile    string
 	Quiet      bool
 	Replace    bool
+	// Networks are the --network values: the first goes to
+	// Container.Network, the others to Container.Networks.
+	Networks []string
 	// DetachKeys is --detach-keys; DetachKeysSet says it was given.
 	DetachKeys    string
 	DetachKeysSet bool
@@ -71,7 +74,9 @@ func addContainerFlags(fl *pflag.FlagSet, o *RunOptions) {
 	fl.StringArrayVar(&c.Ulimits, "ulimit", nil, "set a resource limit: NAME=SOFT[:HARD]")
 	fl.StringVar(&c.ShmSize, "shm-size", "", "size of /dev/shm (default 64m)")
 	fl.StringVar(&c.StopSignal, "stop-signal", "", "signal that stops the container (default: the image's, else SIGTERM)")
-	fl.StringVar(&c.Network, "network", "", "network: default (pasta, else slirp4netns), pasta, slirp4netns, none or host")
+	fl.StringArrayVar(&o.Networks, "network", nil, "network: default (pasta, else slirp4netns), pasta, slirp4netns, none, host, or a user-defined network (repeat for several)")
+	fl.StringArrayVar(&c.NetworkAliases, "network-alias", nil, "add a DNS alias for the container on its user-defined networks")
+	fl.StringVar(&c.IP, "ip", "", "the container's IPv4 address on its user-defined network")
 	fl.StringArrayVarP(&c.Publish, "publish", "p", nil, "publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], ports may be ranges")
 	fl.BoolVarP(&c.PublishAll, "publish-all", "P", false, "publish every exposed port on a free host port")
 	fl.StringArrayVar(&c.Expose, "expose", nil, "expose a port or range (PORT[/tcp|udp]) for -P")
@@ -79,7 +84,7 @@ func addContainerFlags(fl *pflag.FlagSet, o *RunOptions) {
 	fl.StringArrayVar(&c.DNS, "dns", nil, "DNS server for the container's resolv.conf")
 	fl.StringArrayVar(&c.DNSSearch, "dns-search", nil, "DNS search domain (\".\" for none)")
 	fl.StringArrayVar(&c.DNSOption, "dns-option", nil, "resolv.conf option (ndots:2, edns0, ...)")
-	fl.StringVar(&c.Network, "net", "", "alias of --network")
+	fl.StringArrayVar(&o.Networks, "net", nil, "alias of --network")
 	fl.MarkHidden("net")
 	fl.StringVar(&c.Restart, "restart", "", "restart policy: no, on-failure[:N], always, unless-stopped")
 	fl.StringVar(&c.LogDriver, "log-driver", "", "logging driver: json-file (default), k8s-file or none")
@@ -103,6 +108,7 @@ func newRunCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 			if cmd.Flags().Changed("entrypoint") {
 				opts.Container.Entrypoint = &opts.Entrypoint
 			}
+			opts.Container.Network, opts.Container.Networks = splitNetworks(opts.Networks)
 			opts.DetachKeysSet = cmd.Flags().Changed("detach-keys")
 			if runF != nil {
 				return runF(opts)
@@ -403,4 +409,13 @@ func createContainer(ctx context.Context, f *Factory, opts *RunOptions) (*engine
 		return nil, "", err
 	}
 	return e, id, nil
+}
+
+// splitNetworks spreads repeated --network values over the record's
+// Network (the first, as Docker's NetworkMode) and Networks (the rest).
+func splitNetworks(vals []string) (string, []string) {
+	if len(vals) == 0 {
+		return "", nil
+	}
+	return vals[0], vals[1:]
 }

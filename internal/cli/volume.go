@@ -139,20 +139,7 @@ func newVolumeInspectCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var objs []any
-			var errs []error
-			for _, n := range args {
-				v, err := e.InspectVolume(n)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				objs = append(objs, v)
-			}
-			if err := writeInspect(f.IO, format, objs); err != nil {
-				return err
-			}
-			return joinErrors(f.IO, errs)
+			return inspectEach(f.IO, format, args, func(n string) (any, error) { return e.InspectVolume(n) })
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template, or 'json'")
@@ -252,4 +239,23 @@ func joinLabels(labels map[string]string) string {
 		parts = append(parts, k+"="+labels[k])
 	}
 	return strings.Join(parts, ",")
+}
+
+// inspectEach prints the objects get finds for names as inspect does, then
+// the errors of those it does not.
+func inspectEach(io *IOStreams, format string, names []string, get func(string) (any, error)) error {
+	var objs []any
+	var errs []error
+	for _, n := range names {
+		v, err := get(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		objs = append(objs, v)
+	}
+	if err := writeInspect(io, format, objs); err != nil {
+		return err
+	}
+	return joinErrors(io, errs)
 }

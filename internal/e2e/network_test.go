@@ -308,7 +308,7 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"-p", "70000"}, `"70000"`},
 		{[]string{"-p", "8000-8001:80-82"}, "host range"},
 		{[]string{"-p", "80/sctp"}, "sctp"},
-		{[]string{"--network", "nosuchnet"}, `"nosuchnet": no such network`},
+		{[]string{"--network", "nosuchnet"}, "network nosuchnet not found"},
 		{[]string{"--network", "container:other"}, "not supported"},
 		{[]string{"--network", "none", "-p", "80"}, "--network none"},
 		{[]string{"--add-host", "nocolon"}, `"nocolon"`},

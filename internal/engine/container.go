@@ -59,6 +59,13 @@ type ContainerOptions struct {
 	StopSignal  string   `json:"StopSignal,omitempty"`
 	StopTimeout *int     `json:"StopTimeout,omitempty"`
 	Network     string   `json:"Network,omitempty"`
+	// Networks are the further --network values, user networks all:
+	// Network holds the first.
+	Networks []string `json:"Networks,omitempty"`
+	// NetworkAliases (--network-alias) and IP (--ip) apply to the user
+	// networks.
+	NetworkAliases []string `json:"NetworkAliases,omitempty"`
+	IP             string   `json:"IP,omitempty"`
 	// Publish (-p), PublishAll (-P), Expose, AddHost and the DNS
 	// options go with the network (see parseNetwork).
 	Publish    []string `json:"Publish,omitempty"`
@@ -119,7 +126,11 @@ type parsedOptions struct {
 	Ports      []spec.PortMapping   `json:"Ports,omitempty"`
 	Expose     []spec.ExposedPort   `json:"Expose,omitempty"`
 	AddHosts   []spec.HostEntry     `json:"AddHosts,omitempty"`
-	DNS        struct {
+	// UserNetworks are the user-defined networks create connects the
+	// container to (network connect and disconnect change the endpoints
+	// in the network store, not this).
+	UserNetworks []userNetworkRequest `json:"UserNetworks,omitempty"`
+	DNS          struct {
 		Servers []string `json:"Servers,omitempty"`
 		Search  []string `json:"Search,omitempty"`
 		Options []string `json:"Options,omitempty"`
@@ -386,16 +397,18 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 		return "", err
 	}
 	c := &state.Container{ID: id, Name: name, Created: time.Now().UTC(), Config: raw, State: state.State{Status: state.Created}}
-	err = e.recordWithVolumes(stores, func() error {
-		for attempt := 0; ; attempt++ {
-			err := stores.Create(c)
-			if err == nil || o.Name != "" || attempt == 5 || !errors.Is(err, errdefs.ErrAlreadyExists) {
-				return err
+	err = e.attachAtCreate(id, parsed, func() error {
+		return e.recordWithVolumes(stores, func() error {
+			for attempt := 0; ; attempt++ {
+				err := stores.Create(c)
+				if err == nil || o.Name != "" || attempt == 5 || !errors.Is(err, errdefs.ErrAlreadyExists) {
+					return err
+				}
+				// A generated name collided: draw another.
+				c.Name = randomName()
 			}
-			// A generated name collided: draw another.
-			c.Name = randomName()
-		}
-	}, parsed.Mounts, anon)
+		}, parsed.Mounts, anon)
+	})
 	if err != nil {
 		return "", err
 	}

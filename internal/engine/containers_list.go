@@ -219,6 +219,9 @@ type InspectNetwork struct {
 	Ports     map[string][]PortBinding `json:"Ports"`
 	IPAddress string                   `json:"IPAddress"`
 	Gateway   string                   `json:"Gateway"`
+	// Networks has the user-defined networks the container is connected
+	// to, by name.
+	Networks map[string]InspectEndpoint `json:"Networks,omitempty"`
 }
 
 // PortBinding is one published port.
@@ -348,7 +351,7 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 	for _, x := range exposedPorts(rec) {
 		in.Config.ExposedPorts[strconv.Itoa(int(x.Port))+"/"+x.Protocol] = struct{}{}
 	}
-	in.NetworkSettings = InspectNetwork{Ports: e.portsOf(c, rec)}
+	in.NetworkSettings = InspectNetwork{Ports: e.portsOf(c, rec), Networks: e.endpointsOf(c)}
 	if ns, ok := e.runningNetState(c); ok {
 		in.NetworkSettings.IPAddress, in.NetworkSettings.Gateway = ns.IPAddress, ns.Gateway
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/cove-run/cove/internal/config"
 	"github.com/cove-run/cove/internal/state"
 	"github.com/cove-run/cove/internal/storage"
+	"github.com/cove-run/cove/internal/usernet"
 	"github.com/cove-run/cove/internal/userns"
 	"github.com/cove-run/cove/internal/volume"
 )
@@ -19,6 +20,7 @@ type Engine struct {
 	store    *storage.Store
 	states   *state.Store
 	volumes  *volume.Store
+	networks *usernet.Store
 }
 
 // New returns an engine; the store is opened on first use.

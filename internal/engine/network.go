@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/cove-run/cove/internal/runtime"
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/internal/usernet"
 )
 
 // networkDefault is the recorded network of a container created without
@@ -39,9 +41,77 @@ type netState struct {
 	Gateway   string `json:"Gateway,omitempty"`
 }
 
+// userNetworkRequest is a user network create connects a container to.
+type userNetworkRequest struct {
+	Name    string   `json:"Name"`
+	Aliases []string `json:"Aliases,omitempty"`
+	IP      string   `json:"IP,omitempty"`
+}
+
+// isNetworkMode tells --network values that name a mode (default, host,
+// container:NAME, ...) from user networks' names.
+func isNetworkMode(v string) bool {
+	switch v {
+	case "", networkDefault, "bridge", "private", spec.NetworkNone, spec.NetworkHost, network.Pasta, network.Slirp:
+		return true
+	}
+	return strings.Contains(v, ":")
+}
+
+// parseUserNetworks handles --network values that name user networks
+// (their existence is checked at create, under the network lock), with
+// --network-alias and --ip. Docker's default bridge may be named beside
+// them: every container on a user network keeps its own pasta for
+// outbound traffic and published ports anyway.
+func parseUserNetworks(o *ContainerOptions, p *parsedOptions) (bool, error) {
+	var users []string
+	for _, v := range append([]string{o.Network}, o.Networks...) {
+		switch {
+		case v == "" || v == "bridge" || v == networkDefault:
+		case isNetworkMode(v):
+			if len(o.Networks) > 0 {
+				return false, errdefs.InvalidArgument("--network %q cannot be combined with other networks", v)
+			}
+			return false, nil
+		default:
+			if prob := usernet.NameProblem(v); prob != "" {
+				return false, errdefs.InvalidArgument("--network %q: no such network (a network name %s)", v, prob)
+			}
+			if slices.Contains(users, v) {
+				return false, errdefs.InvalidArgument("--network %q given twice", v)
+			}
+			users = append(users, v)
+		}
+	}
+	if len(users) == 0 {
+		if len(o.NetworkAliases) > 0 || o.IP != "" {
+			return false, errdefs.InvalidArgument("--network-alias and --ip need a user-defined network (network create, then --network NAME)")
+		}
+		return false, nil
+	}
+	for _, a := range o.NetworkAliases {
+		if err := usernet.ValidateAlias(a); err != nil {
+			return false, err
+		}
+	}
+	if o.IP != "" && len(users) > 1 {
+		return false, errdefs.InvalidArgument("--ip %q: give one user network with --ip (connect the others with network connect --ip)", o.IP)
+	}
+	for _, u := range users {
+		p.UserNetworks = append(p.UserNetworks, userNetworkRequest{Name: u, Aliases: o.NetworkAliases, IP: o.IP})
+	}
+	p.Network = networkDefault
+	return true, nil
+}
+
 // parseNetwork validates --network and the options that go with it.
 func parseNetwork(o *ContainerOptions, p *parsedOptions) error {
+	user, err := parseUserNetworks(o, p)
+	if err != nil {
+		return err
+	}
 	switch net := o.Network; {
+	case user:
 	case net == "" || net == networkDefault || net == "bridge" || net == "private":
 		p.Network = networkDefault
 	case net == spec.NetworkNone || net == spec.NetworkHost || net == network.Pasta || net == network.Slirp:
@@ -51,7 +121,7 @@ func parseNetwork(o *ContainerOptions, p *parsedOptions) error {
 	case strings.HasPrefix(net, "slirp4netns:") || strings.HasPrefix(net, "pasta:"):
 		return errdefs.InvalidArgument("--network %q: options for the network helper are not supported yet; use %s", net, strings.SplitN(net, ":", 2)[0])
 	default:
-		return errdefs.InvalidArgument("--network %q: no such network (cove has default, none, host, pasta and slirp4netns; user-defined networks are not supported yet)", net)
+		return errdefs.InvalidArgument("--network %q: no such network mode", net)
 	}
 	for _, v := range o.Publish {
 		m, err := spec.ParsePublish(v)

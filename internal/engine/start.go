@@ -343,6 +343,7 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 	if err := stores.Delete(id); err != nil {
 		return "", err
 	}
+	e.detachAll(id)
 	if volumes || rec.Options.AutoRemove {
 		if err := e.removeAnonymousVolumes(rec); err != nil {
 			return id, fmt.Errorf("container %s removed, but not all of its volumes: %w", c.Name, err)

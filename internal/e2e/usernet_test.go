@@ -1,0 +1,215 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Issue 6 item 3: user-defined networks. The records and commands first;
+// the data path (containers reaching each other) below.
+
+// networkNames returns `network ls --format {{.Name}}` with filters.
+func networkNames(h *Harness, args ...string) string {
+	h.t.Helper()
+	r := h.Run(0, append([]string{"network", "ls", "--format", "{{.Name}}"}, args...)...)
+	return strings.Join(strings.Fields(r.Stdout), ",")
+}
+
+func TestUserNetworkCommands(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	// create prints a 64-digit ID; subnets come from 10.89.0.0/16.
+	r := h.Run(0, "network", "create", "--label", "team=a", "front")
+	id := strings.TrimSpace(r.Stdout)
+	if len(id) != 64 {
+		t.Fatalf("network create printed %q", r.Stdout)
+	}
+	h.Run(0, "network", "create", "--subnet", "10.77.0.0/24", "--gateway", "10.77.0.254", "--internal", "back")
+
+	// ls: the predefined networks and ours, Docker's columns.
+	r = h.Run(0, "network", "ls")
+	if !strings.HasPrefix(r.Stdout, "NETWORK ID     NAME      DRIVER    SCOPE\n") || !strings.Contains(r.Stdout, id[:12]+"   front     bridge    local\n") {
+		t.Errorf("network ls:\n%s", r.Stdout)
+	}
+	if got := networkNames(h); got != "bridge,host,none,back,front" {
+		t.Errorf("ls names: %s", got)
+	}
+	if got := networkNames(h, "--filter", "label=team=a"); got != "front" {
+		t.Errorf("ls --filter label: %s", got)
+	}
+	if got := networkNames(h, "--filter", "type=custom", "--filter", "name=ba"); got != "back" {
+		t.Errorf("ls --filter type,name: %s", got)
+	}
+	if got := networkNames(h, "--filter", "id="+id[:6]); got != "front" {
+		t.Errorf("ls --filter id: %s", got)
+	}
+	r = h.Run(0, "network", "ls", "-q", "--no-trunc", "--filter", "name=front")
+	if r.Stdout != id+"\n" {
+		t.Errorf("ls -q --no-trunc: %q", r.Stdout)
+	}
+
+	// inspect, also through plain inspect and by ID prefix.
+	r = h.Run(0, "network", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Internal}} {{.Labels.team}}", "front")
+	if r.Stdout != "front bridge local 10.89.0.0/24 10.89.0.1 false a\n" {
+		t.Errorf("network inspect: %q", r.Stdout)
+	}
+	r = h.Run(0, "inspect", "-f", "{{.Name}} {{range .IPAM.Config}}{{.Gateway}}{{end}} {{.Internal}}", "back")
+	if r.Stdout != "back 10.77.0.254 true\n" {
+		t.Errorf("plain inspect of a network: %q", r.Stdout)
+	}
+	r = h.Run(0, "network", "inspect", "-f", "{{.Name}}", id[:8], "bridge")
+	if r.Stdout != "front\nbridge\n" {
+		t.Errorf("inspect by ID prefix and predefined: %q", r.Stdout)
+	}
+	h.Run(0, "network", "exists", "front")
+	h.Run(1, "network", "exists", "nope")
+
+	// A container on a network: inspect shows its endpoint, the network
+	// lists it, and rm of the network is refused until it is removed.
+	h.Run(0, "create", "--name", "c1", "--network", "front", "--network-alias", "web", "--ip", "10.89.0.9", "cove-test/busybox", "true")
+	r = h.Run(0, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}/{{$v.IPPrefixLen}} {{$v.Gateway}} {{$v.MacAddress}} {{index $v.Aliases 1}}{{end}}", "c1")
+	if r.Stdout != "front 10.89.0.9/24 10.89.0.1 02:42:0a:59:00:09 web\n" {
+		t.Errorf("container endpoint: %q", r.Stdout)
+	}
+	r = h.Run(0, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "front")
+	if r.Stdout != "c1 10.89.0.9/24\n" {
+		t.Errorf("network containers: %q", r.Stdout)
+	}
+	r = h.Run(125, "network", "rm", "front")
+	if !strings.Contains(r.Stderr, "network front id "+id+" has active endpoints") || !strings.Contains(r.Stderr, "c1") {
+		t.Errorf("rm of a used network: %q", r.Stderr)
+	}
+	// connect and disconnect a stopped container.
+	h.Run(0, "network", "connect", "--alias", "db", "back", "c1")
+	r = h.Run(125, "network", "connect", "back", "c1")
+	if !strings.Contains(r.Stderr, "already connected") {
+		t.Errorf("second connect: %q", r.Stderr)
+	}
+	if got := monInspect(t, h, "c1", "{{len .NetworkSettings.Networks}}"); got != "2" {
+		t.Errorf("after connect: %s networks", got)
+	}
+	h.Run(0, "network", "disconnect", "back", "c1")
+	r = h.Run(125, "network", "disconnect", "back", "c1")
+	if !strings.Contains(r.Stderr, "not connected") {
+		t.Errorf("second disconnect: %q", r.Stderr)
+	}
+	// The next container gets the next free address.
+	h.Run(0, "create", "--name", "c2", "--network", "front", "cove-test/busybox", "true")
+	if got := monInspect(t, h, "c2", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"); got != "10.89.0.2" {
+		t.Errorf("c2 address: %s", got)
+	}
+	h.Run(0, "rm", "c1", "c2")
+	h.Run(0, "network", "rm", "front")
+	h.Run(1, "network", "exists", "front")
+
+	// prune removes unused networks only.
+	h.Run(0, "network", "create", "keep")
+	h.Run(0, "create", "--name", "c3", "--network", "keep", "cove-test/busybox", "true")
+	r = h.Run(0, "network", "prune", "-f")
+	if r.Stdout != "Deleted Networks:\nback\n" {
+		t.Errorf("prune: %q", r.Stdout)
+	}
+	if got := networkNames(h, "--filter", "type=custom"); got != "keep" {
+		t.Errorf("after prune: %s", got)
+	}
+	h.Run(0, "rm", "c3")
+	h.Run(0, "network", "rm", "keep")
+	// rm -f ignores a missing network.
+	h.Run(0, "network", "rm", "-f", "nope")
+}
+
+func TestUserNetworkBadInput(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "--subnet", "10.78.0.0/16", "taken")
+	before := h.Run(0, "network", "ls", "-q", "--no-trunc").Stdout
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "create", "taken"}, "network with name taken already exists"},
+		{[]string{"network", "create", "host"}, `"host" is reserved`},
+		{[]string{"network", "create", "_bad"}, `"_bad"`},
+		{[]string{"network", "create", "a/b"}, `"a/b"`},
+		{[]string{"network", "create", "--subnet", "10.78.5.0/24", "n"}, "overlaps the subnet 10.78.0.0/16 of network taken"},
+		{[]string{"network", "create", "--subnet", "10.79.0.1/24", "n"}, "host bits"},
+		{[]string{"network", "create", "--subnet", "nonsense", "n"}, `"nonsense"`},
+		{[]string{"network", "create", "--subnet", "fd00::/64", "n"}, "IPv4"},
+		{[]string{"network", "create", "--subnet", "10.79.0.0/24", "--gateway", "10.80.0.1", "n"}, "not in the subnet"},
+		{[]string{"network", "create", "--gateway", "10.79.0.1", "n"}, "needs --subnet"},
+		{[]string{"network", "create", "-d", "macvlan", "n"}, `"macvlan"`},
+		{[]string{"network", "ls", "--filter", "colour=red"}, `"colour=red"`},
+		{[]string{"network", "inspect", "nope"}, "network nope not found"},
+		{[]string{"network", "rm", "nope"}, "network nope not found"},
+		{[]string{"network", "rm", "bridge"}, "pre-defined network"},
+		{[]string{"network", "connect", "nope", "nobody"}, "nobody"},
+		{[]string{"run", "--rm", "--network", "nope", "cove-test/busybox", "true"}, "network nope not found"},
+		{[]string{"run", "--rm", "--network", "taken", "--network", "host", "cove-test/busybox", "true"}, "cannot be combined"},
+		{[]string{"run", "--rm", "--network-alias", "x", "cove-test/busybox", "true"}, "user-defined network"},
+		{[]string{"run", "--rm", "--network", "taken", "--ip", "10.99.0.5", "cove-test/busybox", "true"}, `"10.99.0.5"`},
+		{[]string{"run", "--rm", "--network", "taken", "--network-alias", "bad alias", "cove-test/busybox", "true"}, `"bad alias"`},
+	} {
+		r := h.Run(125, c.args...)
+		if !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: stderr %q lacks %q", c.args, r.Stderr, c.want)
+		}
+	}
+	if after := h.Run(0, "network", "ls", "-q", "--no-trunc").Stdout; after != before {
+		t.Errorf("bad input changed the networks:\n%s\nthen\n%s", before, after)
+	}
+	if r := h.Run(0, "ps", "-a", "-q"); r.Stdout != "" {
+		t.Errorf("bad input created containers: %q", r.Stdout)
+	}
+}
+
+// TestUserNetworkConcurrentCreates: parallel creates of one name make one
+// network; parallel containers get distinct addresses.
+func TestUserNetworkConcurrent(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			codes[i] = run(h.Cmd("network", "create", "same")).Code
+		}(i)
+	}
+	wg.Wait()
+	ok := 0
+	for _, c := range codes {
+		if c == 0 {
+			ok++
+		} else if c != 125 {
+			t.Errorf("network create exit %d", c)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of 4 parallel creates of one name succeeded", ok)
+	}
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if r := run(h.Cmd("create", "--network", "same", "cove-test/busybox", "true")); r.Code != 0 {
+				t.Errorf("create: %d %s", r.Code, r.Stderr)
+			}
+		}(i)
+	}
+	wg.Wait()
+	r := h.Run(0, "network", "inspect", "-f", "{{range .Containers}}{{.IPv4Address}} {{end}}", "same")
+	seen := map[string]bool{}
+	for _, a := range strings.Fields(r.Stdout) {
+		if seen[a] {
+			t.Errorf("address %s given twice: %s", a, r.Stdout)
+		}
+		seen[a] = true
+	}
+	if len(seen) != 4 {
+		t.Errorf("addresses: %q", r.Stdout)
+	}
+}
