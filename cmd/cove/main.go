@@ -12,6 +12,7 @@ import (
 	"github.com/cove-run/cove/internal/engine"
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/monitor"
+	"github.com/cove-run/cove/internal/netd"
 	_ "github.com/cove-run/cove/internal/nsenter" // the C constructor that joins containers (cove exec)
 	"github.com/cove-run/cove/internal/reexec"
 	"github.com/cove-run/cove/internal/runtime/execproc"
@@ -32,6 +33,8 @@ func main() {
 	reexec.Register(engine.LaunchRole, engine.LaunchMain)
 	// A healthcheck probe, started by the monitor when one is due.
 	reexec.Register(engine.HealthRole, engine.HealthMain)
+	// The keeper of the shared network namespace of user networks.
+	reexec.Register(netd.Role, netd.Main)
 	engine.MonitorAvailable = monitor.Available
 	if reexec.Run() {
 		return

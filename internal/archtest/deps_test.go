@@ -92,6 +92,10 @@ func rule(p, imp string) string {
 		!(own && (under(ri, "internal/errdefs") || under(ri, "pkg"))) {
 		return "the network records know only errdefs, pkg/, the standard library and x/sys"
 	}
+	if under(r, "internal/netd") && !isStd(imp) && !under(imp, "golang.org/x/sys") && !under(imp, "golang.org/x/net") &&
+		!under(imp, "github.com/vishvananda/netlink") && !(own && under(ri, "pkg")) {
+		return "netd knows only pkg/, netlink, the standard library and x/sys, x/net"
+	}
 	if (under(r, "internal/errdefs") || under(r, "internal/reexec")) && !isStd(imp) {
 		return "errdefs and reexec are stdlib-only leaves"
 	}
@@ -120,6 +124,7 @@ func TestRulesBite(t *testing.T) {
 		{module + "/internal/errdefs", "github.com/sirupsen/logrus"},
 		{module + "/internal/network", module + "/internal/state"},
 		{module + "/internal/usernet", module + "/internal/state"},
+		{module + "/internal/netd", module + "/internal/state"},
 	}
 	for _, b := range bad {
 		if rule(b[0], b[1]) == "" {

@@ -565,7 +565,11 @@ func (e *Engine) writeEtcFiles(c *state.Container, rec *containerRecord) (string
 		return "", err
 	}
 	dir := stores.Dir(c.ID)
-	hosts, resolv, err := etcNetworkFiles(c, rec, e.Config.RunRoot)
+	atts, err := e.attachmentsOf(c.ID)
+	if err != nil {
+		return "", err
+	}
+	hosts, resolv, err := etcNetworkFiles(c, rec, e.Config.RunRoot, atts)
 	if err != nil {
 		return "", err
 	}

@@ -318,11 +318,31 @@ func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runt
 	dir := stores.Dir(c.ID)
 	// A helper recorded by an earlier run whose supervisor died.
 	stopOrphanedNetwork(dir)
-	n, err := prepareNetwork(dir, e.Config.RunRoot, rec, helper)
-	if err != nil || n == nil {
+	plug, internalOnly, err := e.userNetworkPlug(c, rec)
+	if err != nil {
 		return nil, err
 	}
-	opts.BeforeSetup = n.connect
+	if internalOnly {
+		// --internal networks only: no way out, as Docker's.
+		helper = ""
+	}
+	n, err := prepareNetwork(dir, e.Config.RunRoot, rec, helper)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case n != nil && plug != nil:
+		opts.BeforeSetup = func(pid int) error {
+			if err := n.connect(pid); err != nil {
+				return err
+			}
+			return plug(pid)
+		}
+	case n != nil:
+		opts.BeforeSetup = n.connect
+	case plug != nil:
+		opts.BeforeSetup = plug
+	}
 	return n, nil
 }
 
@@ -434,7 +454,8 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // etcNetworkFiles returns the container's /etc/hosts and /etc/resolv.conf.
-func etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string) (hosts, resolv string, err error) {
+// atts are the container's user networks.
+func etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string, atts []attachment) (hosts, resolv string, err error) {
 	p := &rec.Parsed
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	d := network.DNS{Servers: p.DNS.Servers, Search: p.DNS.Search, Options: p.DNS.Options}
@@ -453,7 +474,14 @@ func etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string) 
 	if err != nil {
 		return "", "", err
 	}
-	return network.HostsFile(a, p.AddHosts, rec.Hostname, c.Name), network.ResolvConf(string(hostResolv), d, a.DNS), nil
+	dns := a.DNS
+	if len(atts) > 0 {
+		// The first network's resolver, on its gateway: it answers the
+		// names of the network's containers and forwards the rest.
+		dns = atts[0].Network.Gateway.String()
+		a.ContainerIP = atts[0].Endpoint.IP.String()
+	}
+	return network.HostsFile(a, p.AddHosts, rec.Hostname, c.Name), network.ResolvConf(string(hostResolv), d, dns), nil
 }
 
 // PortsOf returns a running container's published ports, Docker's

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/internal/netd"
 	"github.com/cove-run/cove/internal/network"
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
@@ -436,7 +437,7 @@ func (e *Engine) DisconnectNetwork(netRef, ctrRef string, force bool) error {
 		return fmt.Errorf("container %s is not connected to network %s: %w", c.Name, n.Name, errdefs.ErrNotFound)
 	}
 	if isRunning(c.State.Status) {
-		if err := e.unplugLive(c, n); err != nil && !force {
+		if err := e.unplugLive(c, n, ep); err != nil && !force {
 			return fmt.Errorf("disconnecting container %s from network %s: %w", c.Name, n.Name, err)
 		}
 	}
@@ -471,12 +472,54 @@ func (e *Engine) endpointsOf(c *state.Container) map[string]InspectEndpoint {
 	return out
 }
 
-// plugLive gives a running container its interfaces on networks.
-func (e *Engine) plugLive(c *state.Container, atts []attachment) error {
-	return fmt.Errorf("not implemented yet: %w", errdefs.ErrUnsupported)
+// netdDir is where the shared namespace's keeper keeps its lock, record
+// and socket: the run root, since it does not outlive a reboot.
+func (e *Engine) netdDir() string { return filepath.Join(e.Config.RunRoot, "netd") }
+
+// netdEndpoints turns a container's attachments into what netd and Plug
+// need: the names it resolves by are its name, its short ID and the
+// endpoint's aliases.
+func netdEndpoints(c *state.Container, atts []attachment) []netd.Endpoint {
+	var out []netd.Endpoint
+	for _, a := range atts {
+		n := a.Network
+		names := append([]string{c.Name, c.ID[:12]}, a.Endpoint.Aliases...)
+		out = append(out, netd.Endpoint{
+			Network: netd.Network{ID: n.ID, Name: n.Name, Bridge: n.BridgeName(), Subnet: n.Subnet, Gateway: n.Gateway},
+			IP:      a.Endpoint.IP, MAC: a.Endpoint.MAC, Names: names,
+		})
+	}
+	return out
 }
 
-// unplugLive removes a running container's interface on a network.
-func (e *Engine) unplugLive(c *state.Container, n *usernet.Network) error {
-	return fmt.Errorf("not implemented yet: %w", errdefs.ErrUnsupported)
+// userNetworkPlug returns the BeforeSetup step that connects a starting
+// container to its user networks (nil without any), and whether all of
+// them are --internal.
+func (e *Engine) userNetworkPlug(c *state.Container, rec *containerRecord) (func(pid int) error, bool, error) {
+	if rec.Parsed.Network != networkDefault && rec.Parsed.Network != network.Pasta && rec.Parsed.Network != network.Slirp {
+		return nil, false, nil
+	}
+	atts, err := e.attachmentsOf(c.ID)
+	if err != nil || len(atts) == 0 {
+		return nil, false, err
+	}
+	internalOnly := true
+	for _, a := range atts {
+		internalOnly = internalOnly && a.Network.Internal
+	}
+	eps := netdEndpoints(c, atts)
+	dir := e.netdDir()
+	return func(pid int) error { return netd.Attach(dir, c.ID, pid, eps) }, internalOnly, nil
+}
+
+// plugLive gives a running container its interfaces on networks (network
+// connect).
+func (e *Engine) plugLive(c *state.Container, atts []attachment) error {
+	return netd.Attach(e.netdDir(), c.ID, c.State.Pid, netdEndpoints(c, atts))
+}
+
+// unplugLive removes a running container's interface on a network
+// (network disconnect).
+func (e *Engine) unplugLive(c *state.Container, n *usernet.Network, ep *usernet.Endpoint) error {
+	return netd.Detach(e.netdDir(), c.ID, n.ID)
 }
