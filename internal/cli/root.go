@@ -71,6 +71,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newHealthcheckCmd(f, nil),
 		newAttachCmd(f, nil),
 		newVolumeCmd(f),
+		newSystemCmd(f),
 	)
 	addExecCmds(f, root)
 	addOpsCmds(f, root)
