@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cove-run/cove/internal/userns"
 )
 
 var (
@@ -100,6 +102,10 @@ func main() {
 	check(err)
 	os.Chmod(base, 0o755)
 	defer os.RemoveAll(base)
+	// cove's user namespace keeper lives in this run's runtime directory:
+	// stop it with the run (deferred calls run last-in first-out, so
+	// before the directory goes).
+	defer userns.RetireKeeper(filepath.Join(base, "cove", "run", "cove"))
 
 	var cred *syscall.Credential
 	uid, gid := os.Getuid(), os.Getgid()

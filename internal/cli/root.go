@@ -72,6 +72,7 @@ monitor. Use it as you would use docker: alias docker=cove.`,
 		newAttachCmd(f, nil),
 		newVolumeCmd(f),
 		newNetworkCmd(f),
+		newSystemCmd(f),
 	)
 	addExecCmds(f, root)
 	addOpsCmds(f, root)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -154,6 +155,14 @@ func TestRunRootFallback(t *testing.T) {
 	rr := strings.TrimSpace(r.Stdout)
 	if !strings.HasPrefix(rr, os.TempDir()+"/cove-run-") {
 		t.Fatalf("run root without XDG_RUNTIME_DIR = %q", rr)
+	}
+	// The keeper of the user namespace records itself there too.
+	keeper := keeperIn(rr)
+	if keeper == 0 {
+		t.Errorf("no user namespace keeper recorded in %s", rr)
+	}
+	if keeper != 0 {
+		t.Cleanup(func() { syscall.Kill(keeper, syscall.SIGKILL) })
 	}
 	st, err := os.Stat(rr)
 	if err != nil {

@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cove-run/cove/internal/userns"
+	"github.com/cove-run/cove/pkg/procstat"
 )
 
 var (
@@ -83,6 +86,9 @@ type Harness struct {
 	Env  []string
 	// Binary, when set, replaces -cove.binary for this test's commands.
 	Binary string
+
+	keeper      int // the user namespace keeper's PID at clean-up
+	keeperStart uint64
 }
 
 // newHarness returns a harness running cove as the default test user.
@@ -141,10 +147,41 @@ func newHarnessFor(t *testing.T, u *testUser) *Harness {
 // cleanup removes the test's files. Files owned by subordinate IDs can only
 // be removed from inside the user namespace, so cove unshare goes first.
 func (h *Harness) cleanup() {
+	if h.keeper = h.Keeper(); h.keeper != 0 {
+		h.keeperStart = procStartTime(h.keeper)
+	}
 	cmd := h.Cmd("unshare", "rm", "-rf", filepath.Join(h.Dir, "data"), filepath.Join(h.Dir, "run"))
+	// A namespace of its own: no keeper is left by a test that had none.
+	cmd.Env = append(cmd.Env, "_COVE_USERNS_NO_KEEPER=1")
 	cmd.Run()
+	// Each test has its own runtime directory, so its own keeper of the
+	// shared user namespace: stop it (the run root with its record was
+	// removed just above, hence the PID saved before).
+	h.stopKeeper()
 	if err := os.RemoveAll(h.Dir); err != nil {
 		h.t.Logf("cleanup %s: %v", h.Dir, err)
+	}
+}
+
+// Keeper returns the PID of the test's user namespace keeper, 0 if none.
+func (h *Harness) Keeper() int {
+	return keeperIn(filepath.Join(h.Dir, "run", "cove"))
+}
+
+// keeperIn returns the PID of the live keeper recorded in dir, 0 if none.
+func keeperIn(dir string) int { return userns.Keeper(dir) }
+
+// procStartTime is the process's start time, 0 for a zombie or no process.
+func procStartTime(pid int) uint64 {
+	if st, ok := procstat.Read(pid); ok && !st.IsZombie() {
+		return st.StartTime
+	}
+	return 0
+}
+
+func (h *Harness) stopKeeper() {
+	if h.keeper != 0 && procStartTime(h.keeper) == h.keeperStart {
+		syscall.Kill(h.keeper, syscall.SIGKILL)
 	}
 }
 

@@ -84,8 +84,18 @@ func (r *Running) Wait() (int, error) {
 }
 
 // Close waits for what Wait left finishing in the background (the network
-// helper's exit); call it once done with the container.
+// helper's exit); call it once done with the container, just before the
+// process exits.
 func (r *Running) Close() {
+	// Waiting matters only for published ports, which must be free when we
+	// return (a script's immediate rerun binds them again). Without any,
+	// the SIGKILLed helper finishes its 20-30 ms exit alone (closing its
+	// tap device waits for RCU grace periods) and is reaped by whoever
+	// inherits it; nothing of it is left that a later command could meet.
+	if r.net != nil && len(r.net.ports) == 0 {
+		r.net.killed = nil
+		return
+	}
 	r.net.reap()
 }
 

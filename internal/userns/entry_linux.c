@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -109,6 +111,9 @@ static int wants_namespace(int argc, char **argv)
 			continue;
 		}
 		if (in_list(a, host_commands))
+			return 0;
+		// `system migrate` retires the keeper (see keeper_namespace).
+		if (strcmp(a, "system") == 0 && i + 1 < argc && strcmp(argv[i + 1], "migrate") == 0)
 			return 0;
 		// `container CMD` is the same as CMD for these commands.
 		if (strcmp(a, "container") == 0 && i + 1 < argc && in_list(argv[i + 1], host_commands))
@@ -294,6 +299,362 @@ static void set_child_env(uid_t uid, gid_t gid, int single)
 		setenv("_COVE_USERNS_SINGLE", "1", 1);
 }
 
+
+// The keeper: one user namespace per user, shared by every cove command.
+//
+// Creating a namespace per command made containers started by different
+// commands siblings: none has privilege over another's namespaces, so no
+// command could join a network namespace another one made (user-defined
+// networks, `--network container:NAME`). It also cost every command two
+// setuid helpers. So the first command creates the namespace in a small
+// process that does nothing but keep it alive (the "keeper", Podman's
+// pause process), records it in KEEPERDIR/userns.pid, and every later
+// command joins it with setns(2), which its owner (the user, from the
+// host's namespace) may do. Each command still gets a mount namespace of
+// its own, unshared after the join.
+//
+// The keeper lives until it is killed (`cove system migrate` does that, so
+// that changed /etc/subuid ranges take effect) or the machine reboots. A
+// dead keeper is noticed by its start time and replaced; the containers
+// still running in its namespace keep it alive and are unaffected.
+
+// keeper_dir finds the directory of the keeper's files: $XDG_RUNTIME_DIR/cove,
+// or /tmp/cove-run-UID as internal/config chooses it, and creates it. The
+// directory must be ours and private, or another user could point us at a
+// namespace of theirs (setns would refuse it, but we would not get ours).
+static int private_dir(const char *dir, uid_t uid)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 0022))
+		return -1;
+	return 0;
+}
+
+static int keeper_dir(uid_t uid, char *out, size_t n)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 0022)) {
+		snprintf(out, n, "%s/cove", xdg);
+		return private_dir(out, uid);
+	}
+	const char *tmp = getenv("TMPDIR");
+	snprintf(out, n, "%s/cove-run-%u", tmp && tmp[0] == '/' ? tmp : "/tmp", (unsigned)uid);
+	return private_dir(out, uid);
+}
+
+// read_proc reads /proc/PID/NAME (one read: these files are small) into
+// buf as a string.
+static int read_proc(pid_t pid, const char *name, char *buf, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+// start_time reads field 22 of /proc/PID/stat: with the PID it names a
+// process uniquely (PIDs are reused, start times of one PID are not).
+static unsigned long long start_time(pid_t pid)
+{
+	char buf[1024];
+	if (read_proc(pid, "stat", buf, sizeof buf) < 0)
+		return 0;
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	// After "(comm)": state is field 3, starttime field 22. A zombie has
+	// no start time for us: its namespace can still be opened, but is no
+	// longer kept alive by anything.
+	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+		return 0;
+	int field = 2;
+	for (p++; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	return strtoull(p, NULL, 10);
+}
+
+// map_matches compares a process's uid_map or gid_map with the map cove
+// would write for the user now, so that changed subordinate ranges are not
+// silently ignored.
+static int map_matches(pid_t pid, const char *which, unsigned long id, struct range *r, int nr)
+{
+	char buf[2048];
+	if (read_proc(pid, which, buf, sizeof buf) < 0)
+		return 0;
+	unsigned long want[3 * (MAX_RANGES + 1)];
+	int w = 0;
+	want[w++] = 0, want[w++] = id, want[w++] = 1;
+	unsigned long next = 1;
+	for (int i = 0; i < nr; i++) {
+		want[w++] = next, want[w++] = r[i].start, want[w++] = r[i].length;
+		next += r[i].length;
+	}
+	char *p = buf;
+	for (int i = 0; i < w; i++) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || v != want[i])
+			return 0;
+		p = end;
+	}
+	while (*p == ' ' || *p == '\n')
+		p++;
+	return *p == 0;
+}
+
+// What a keeper's namespace maps: 'f' the subordinate ranges, 's' only the
+// user's IDs because the user has no ranges or helpers, 'F' only the
+// user's IDs because the helpers refused the ranges (retrying would fail
+// the same way on every command).
+struct want_map {
+	int single;
+	uid_t uid;
+	gid_t gid;
+	struct range *subuid, *subgid;
+	int nuid, ngid;
+};
+
+// open_keeper returns a descriptor of the recorded keeper's user
+// namespace, or -1 when there is no usable keeper. *mode gets its mapping
+// kind.
+static int open_keeper(const char *dir, struct want_map *w, char *mode)
+{
+	char path[4200], buf[128];
+	snprintf(path, sizeof path, "%s/userns.pid", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	int pid;
+	unsigned long long start;
+	char m;
+	if (sscanf(buf, "%d %llu %c", &pid, &start, &m) != 3 || pid <= 1)
+		return -1;
+	if (w->single ? m != 's' : !(m == 'F' || (m == 'f' && map_matches(pid, "uid_map", w->uid, w->subuid, w->nuid) &&
+						      map_matches(pid, "gid_map", w->gid, w->subgid, w->ngid))))
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	// Checked after the open: if the PID now names the keeper, it did when
+	// the descriptor was opened too (a reused PID starts later).
+	if (start_time(pid) != start) {
+		close(fd);
+		return -1;
+	}
+	*mode = m;
+	return fd;
+}
+
+static char **saved_argv;
+static int saved_argc;
+
+// keeper_main is the keeper's whole life once its namespace is mapped.
+static void keeper_main(void)
+{
+	// ps shows the command line of the command that forked us: say what we
+	// are instead (the arguments are contiguous; overwrite them in place).
+	if (saved_argc > 0) {
+		char *end = saved_argv[saved_argc - 1] + strlen(saved_argv[saved_argc - 1]);
+		memset(saved_argv[0], 0, end - saved_argv[0]);
+		snprintf(saved_argv[0], end - saved_argv[0] + 1, "%s", "cove-userns");
+	}
+	// Hold nothing of the command that made us: no descriptors (a pipe
+	// kept open would make a caller wait for ever), no working directory
+	// (it would pin a mount).
+	int maxfd = (int)sysconf(_SC_OPEN_MAX);
+	for (int fd = 0; fd < maxfd && fd < 65536; fd++)
+		close(fd);
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0), dup2(null, 1), dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if (chdir("/") < 0) {}
+	prctl(PR_SET_NAME, "cove-userns");
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;)
+		pause();
+}
+
+// make_keeper creates a keeper and records it; the caller holds the lock.
+// It returns a descriptor of the new namespace, or -1 with *err_errno set
+// when the namespace cannot be created at all.
+static int make_keeper(const char *dir, struct want_map *w, const char *newuidmap, const char *newgidmap, char *mode, int *err_errno)
+{
+	int to_keeper[2], from_keeper[2];
+	if (pipe2(to_keeper, O_CLOEXEC) < 0 || pipe2(from_keeper, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	pid_t mid = fork();
+	if (mid < 0)
+		return -1;
+	if (mid == 0) {
+		// A middle process, so that the keeper is nobody's child: it
+		// would otherwise stay a child of this command (and a zombie of
+		// it if killed), and be killed with a terminal's process group.
+		setsid();
+		pid_t k = fork();
+		if (k != 0)
+			_exit(k < 0 ? 1 : 0);
+		close(to_keeper[1]);
+		close(from_keeper[0]);
+		struct {
+			char status;
+			int pid, err;
+		} msg = {'u', getpid(), 0};
+		if (unshare(CLONE_NEWUSER) < 0)
+			msg.status = 'E', msg.err = errno;
+		if (write(from_keeper[1], &msg, sizeof msg) != sizeof msg || msg.status != 'u')
+			_exit(1);
+		char verdict = 0;
+		ssize_t n;
+		while ((n = read(to_keeper[0], &verdict, 1)) < 0 && errno == EINTR)
+			;
+		// No verdict: the command died before the maps were written, and
+		// an unmapped namespace is of no use to anyone.
+		if (n != 1 || verdict != 'k')
+			_exit(1);
+		keeper_main();
+	}
+	close(to_keeper[0]);
+	close(from_keeper[1]);
+	int st;
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	struct {
+		char status;
+		int pid, err;
+	} msg = {0, 0, 0};
+	ssize_t n;
+	while ((n = read(from_keeper[0], &msg, sizeof msg)) < 0 && errno == EINTR)
+		;
+	close(from_keeper[0]);
+	if (n != sizeof msg || msg.status != 'u') {
+		close(to_keeper[1]);
+		*err_errno = n == sizeof msg ? msg.err : EAGAIN;
+		return -1;
+	}
+	pid_t k = msg.pid;
+	char m = 'f';
+	if (w->single) {
+		m = 's';
+		if (single_map(k, w->uid, w->gid) < 0) {
+			*err_errno = errno;
+			close(to_keeper[1]);
+			return -1;
+		}
+	} else {
+		char err[512] = "";
+		if (run_maps(newuidmap, newgidmap, k, w->uid, w->gid, w->subuid, w->nuid, w->subgid, w->ngid, err, sizeof err) < 0) {
+			// join_keeper's caller warns, on this and every later command.
+			fprintf(stderr, "cove: newuidmap/newgidmap: %s\n", err[0] ? strtok(err, "\n") : "failed");
+			m = 'F';
+			if (single_map(k, w->uid, w->gid) < 0) {
+				*err_errno = errno;
+				close(to_keeper[1]);
+				return -1;
+			}
+		}
+	}
+	char path[4200];
+	snprintf(path, sizeof path, "/proc/%d/ns/user", k);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char verdict = 'k';
+	if (fd < 0 || write(to_keeper[1], &verdict, 1) != 1) {
+		if (fd >= 0)
+			close(fd);
+		close(to_keeper[1]);
+		*err_errno = errno;
+		return -1;
+	}
+	close(to_keeper[1]);
+	// Record it: written to a temporary name and renamed, so that a reader
+	// never sees half a record, even if we are killed here.
+	char tmp[4200], rec[128];
+	snprintf(tmp, sizeof tmp, "%s/userns.pid.%d", dir, getpid());
+	snprintf(path, sizeof path, "%s/userns.pid", dir);
+	int n2 = snprintf(rec, sizeof rec, "%d %llu %c\n", k, start_time(k), m);
+	int rfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (rfd >= 0) {
+		int ok = write(rfd, rec, n2) == n2;
+		close(rfd);
+		if (!ok || rename(tmp, path) < 0)
+			unlink(tmp);
+	}
+	*mode = m;
+	return fd;
+}
+
+// keeper_namespace returns a descriptor of the user's shared namespace,
+// joining the recorded keeper or creating one; -1 when there is no place
+// for the record (the caller then makes a namespace of its own, as before
+// keepers), -2 with *err_errno when no namespace can be created.
+static int keeper_namespace(struct want_map *w, const char *newuidmap, const char *newgidmap, char *mode, int *err_errno)
+{
+	char dir[4096];
+	if (keeper_dir(w->uid, dir, sizeof dir) < 0)
+		return -1;
+	int fd = open_keeper(dir, w, mode);
+	if (fd >= 0)
+		return fd;
+	// Only one command creates the keeper; the others wait and join it.
+	char lock[4200];
+	snprintf(lock, sizeof lock, "%s/userns.lock", dir);
+	int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd < 0)
+		return -1;
+	while (flock(lfd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			close(lfd);
+			return -1;
+		}
+	}
+	fd = open_keeper(dir, w, mode);
+	if (fd < 0) {
+		// A keeper that no longer fits (other ranges now) is retired: its
+		// namespace lives on in the containers that use it.
+		char path[4200], buf[128];
+		snprintf(path, sizeof path, "%s/userns.pid", dir);
+		int rfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (rfd >= 0) {
+			ssize_t n = read(rfd, buf, sizeof buf - 1);
+			close(rfd);
+			int pid;
+			unsigned long long start;
+			if (n > 0 && (buf[n] = 0, sscanf(buf, "%d %llu", &pid, &start) == 2) && pid > 1 && start_time(pid) == start)
+				kill(pid, SIGKILL);
+		}
+		fd = make_keeper(dir, w, newuidmap, newgidmap, mode, err_errno);
+		if (fd < 0)
+			fd = -2;
+	}
+	close(lfd);
+	return fd;
+}
+
 // join_namespace moves this process into an existing user namespace: a
 // running container's, whose descriptor the host-side cove opened and
 // passed as fd (see engine.CopyJoin: `cp` to or from a running container).
@@ -329,6 +690,75 @@ static void join_namespace(const char *fdstr)
 	cove_userns_state = 4;
 	cove_userns_uid = uid;
 	cove_userns_gid = gid;
+}
+
+static void relay_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = relay_signal;
+	sa.sa_flags = SA_RESTART;
+	int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT, 0};
+	for (int i = 0; relayed[i]; i++)
+		sigaction(relayed[i], &sa, NULL);
+}
+
+// wait_child_and_exit is the parent's end: it exits with the child's
+// status.
+static void wait_child_and_exit(pid_t pid, struct termios *t)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			_exit(125);
+	}
+	// If the child died without restoring the terminal (run -t killed
+	// with SIGKILL), put the user's terminal back as we found it.
+	if (tty_stdin)
+		tcsetattr(0, TCSANOW, t);
+	if (WIFSIGNALED(st))
+		_exit(128 + WTERMSIG(st));
+	_exit(WEXITSTATUS(st));
+}
+
+// join_keeper forks the command into the keeper's namespace. The parent
+// stays on the host, as when the command makes its own namespace: it
+// relays signals and restores the terminal if the child is killed.
+static void join_keeper(int nsfd, uid_t uid, gid_t gid, int single)
+{
+	fflush(NULL);
+	struct termios t;
+	tty_stdin = tcgetattr(0, &t) == 0;
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "Error: fork: %s\n", strerror(errno));
+		_exit(125);
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		// setns into a user namespace grants every capability in it
+		// (we own it); the mount namespace is then our own copy of the
+		// host's, owned by that namespace, so that storage's mounts are
+		// private to this command, as with a namespace of our own.
+		if (setns(nsfd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0) {
+			fprintf(stderr, "Error: joining cove's user namespace: %s (fix: cove system migrate)\n", strerror(errno));
+			_exit(125);
+		}
+		close(nsfd);
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+			fprintf(stderr, "Error: becoming root of cove's user namespace: %s\n", strerror(errno));
+			_exit(125);
+		}
+		set_child_env(uid, gid, single);
+		cove_userns_state = single ? 2 : 1;
+		cove_userns_uid = uid;
+		cove_userns_gid = gid;
+		return;
+	}
+	close(nsfd);
+	child_pid = pid;
+	relay_signals();
+	wait_child_and_exit(pid, &t);
 }
 
 __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv, char **envp)
@@ -378,6 +808,28 @@ __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv
 		if (!have_helpers)
 			fprintf(stderr, "newuidmap/newgidmap not found; fix: sudo apt-get install uidmap (Debian/Ubuntu) or sudo dnf install shadow-utils (Fedora)");
 		fputc('\n', stderr);
+	}
+
+	saved_argv = argv;
+	saved_argc = argc;
+	struct want_map want = {single, uid, gid, subuid, subgid, nuid, ngid};
+	char kmode = 0;
+	int kerr = 0;
+	int kfd = getenv("_COVE_USERNS_NO_KEEPER") ? -1 : keeper_namespace(&want, newuidmap, newgidmap, &kmode, &kerr);
+	if (kfd == -2) {
+		if (mode == 2) {
+			cove_userns_state = 3;
+			cove_userns_errno = kerr;
+			return;
+		}
+		fprintf(stderr, "Error: creating a user namespace: %s (unprivileged user namespaces may be disabled; check: sysctl user.max_user_namespaces kernel.unprivileged_userns_clone; fix: sudo sysctl -w user.max_user_namespaces=28633)\n", strerror(kerr));
+		_exit(125);
+	}
+	if (kfd >= 0) {
+		if (kmode == 'F' && !single)
+			fprintf(stderr, "cove: warning: using a single-ID user namespace: newuidmap/newgidmap refused the subordinate ID ranges when it was created; fix the ranges, then run: cove system migrate\n");
+		join_keeper(kfd, uid, gid, kmode != 'f');
+		return;
 	}
 
 	int to_child[2], to_parent[2];
@@ -469,29 +921,12 @@ __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv
 			}
 		}
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = relay_signal;
-	sa.sa_flags = SA_RESTART;
-	int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT, 0};
-	for (int i = 0; relayed[i]; i++)
-		sigaction(relayed[i], &sa, NULL);
+	relay_signals();
 	if (write(to_child[1], &verdict, 1) != 1) {
 		kill(pid, SIGKILL);
 		_exit(125);
 	}
 	close(to_child[1]);
 	close(to_parent[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR)
-			_exit(125);
-	}
-	// If the child died without restoring the terminal (run -t killed
-	// with SIGKILL), put the user's terminal back as we found it.
-	if (tty_stdin)
-		tcsetattr(0, TCSANOW, &t);
-	if (WIFSIGNALED(st))
-		_exit(128 + WTERMSIG(st));
-	_exit(WEXITSTATUS(st));
+	wait_child_and_exit(pid, &t);
 }
