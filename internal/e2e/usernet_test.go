@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Issue 6 item 3: user-defined networks. The records and commands first;
@@ -212,4 +213,94 @@ func TestUserNetworkConcurrent(t *testing.T) {
 	if len(seen) != 4 {
 		t.Errorf("addresses: %q", r.Stdout)
 	}
+}
+
+// fetchByAddr is a shell command that prints "reached" if srv's page
+// comes back from ip. A TCP connection alone proves nothing: the test
+// machine's outbound path accepts connections to any address (and may
+// then hold them, hence the timeout).
+func fetchByAddr(ip string) string {
+	return `printf 'GET /i HTTP/1.0\r\n\r\n' | timeout 3 nc -w 2 ` + ip + ` 8080 2>/dev/null | grep -q hello && echo reached`
+}
+
+// liveNetd lists the cove-netd processes of a harness (its run root is
+// under h.Dir).
+func liveNetd(h *Harness) []string {
+	var out []string
+	for _, p := range monProcsMentioning(h.Dir) {
+		if strings.Contains(p, "cove-netd") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestUserNetworkTalkByName: containers on one network reach each other
+// by name, alias and short ID through cove's resolver; a container on
+// another network resolves and reaches neither; connect and disconnect
+// act on a running container; --internal networks have no way out; and
+// cove-netd is gone once no container uses a network.
+func TestUserNetworkTalkByName(t *testing.T) {
+	needPasta(t)
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "front")
+	h.Run(0, "network", "create", "other")
+	h.Run(0, "network", "create", "--internal", "closed")
+	id := strings.TrimSpace(h.Run(0, "run", "-d", "--name", "srv", "--network", "front", "--network-alias", "web",
+		"cove-test/busybox", "sh", "-c", "echo hello > /tmp/i; exec httpd -f -p 8080 -h /tmp").Stdout)
+	ip := monInspect(t, h, "srv", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+	if !strings.HasPrefix(ip, "10.89.0.") {
+		t.Fatalf("srv's address on front: %q", ip)
+	}
+	// The first wget may race httpd's start: retry briefly.
+	get := func(host string) string {
+		return "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://" + host + ":8080/i && break; sleep 0.2; done; "
+	}
+	r := h.Run(0, "run", "--rm", "--network", "front", "cove-test/busybox", "sh", "-c", get("srv")+get("web")+get(id[:12]))
+	if r.Stdout != "hello\nhello\nhello\n" {
+		t.Errorf("by name, alias and short ID: %q (stderr %q)", r.Stdout, r.Stderr)
+	}
+	// Outbound traffic still goes through the container's own pasta, and
+	// names the resolver does not know are forwarded (NXDOMAIN here).
+	r = h.Run(0, "run", "--rm", "--network", "front", "cove-test/busybox", "sh", "-c",
+		"ip route | grep -q '^default' && echo route; nslookup nothing.invalid >/dev/null 2>&1 || echo nx")
+	if r.Stdout != "route\nnx\n" {
+		t.Errorf("outbound route and forwarding: %q", r.Stdout)
+	}
+	// Another network: no name, no route to the address.
+	r = h.Run(0, "run", "--rm", "--network", "other", "cove-test/busybox", "sh", "-c",
+		"nslookup srv >/dev/null 2>&1 && echo resolved; "+fetchByAddr(ip)+"; echo done")
+	if r.Stdout != "done\n" {
+		t.Errorf("isolation between networks: %q", r.Stdout)
+	}
+	// An internal network: no pasta, so no default route.
+	r = h.Run(0, "run", "--rm", "--network", "closed", "cove-test/busybox", "sh", "-c", "ip route; ip -o link | grep -c ether")
+	if strings.Contains(r.Stdout, "default") || !strings.HasSuffix(r.Stdout, "\n1\n") {
+		t.Errorf("internal network: %q", r.Stdout)
+	}
+	// A network in use by a running container cannot go.
+	r = h.Run(125, "network", "rm", "front")
+	if !strings.Contains(r.Stderr, "has active endpoints") {
+		t.Errorf("rm of a used network: %q", r.Stderr)
+	}
+	// connect gives a running container an interface and the names of
+	// the new network; disconnect takes both away.
+	h.Run(0, "run", "-d", "--name", "cli", "--network", "other", "cove-test/busybox", "sleep", "60")
+	h.Run(0, "network", "connect", "front", "cli")
+	r = h.Run(0, "exec", "cli", "wget", "-q", "-O-", "http://srv:8080/i")
+	if r.Stdout != "hello\n" {
+		t.Errorf("after connect: %q", r.Stdout)
+	}
+	h.Run(0, "network", "disconnect", "front", "cli")
+	r = h.Run(0, "exec", "cli", "sh", "-c", "nslookup srv >/dev/null 2>&1 && echo resolved; ip -o addr | grep -c 10.89.0. ; true")
+	if r.Stdout != "0\n" {
+		t.Errorf("after disconnect: %q", r.Stdout)
+	}
+	if len(liveNetd(h)) != 1 {
+		t.Errorf("netd processes: %q", liveNetd(h))
+	}
+	h.Run(0, "rm", "-f", "srv", "cli")
+	waitFor(t, 10*time.Second, "cove-netd to exit", func() bool { return len(liveNetd(h)) == 0 })
+	h.Run(0, "network", "rm", "front", "other", "closed")
 }

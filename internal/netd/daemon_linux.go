@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,9 +55,11 @@ func Main() int {
 	return 0
 }
 
-// spawn starts netd in its own session and exits, so that netd is
-// reparented away from the supervisor (a detached container's supervisor
-// becomes the C monitor, which must not get netd's exit status).
+// spawn starts netd in its own session and exits, so that netd is not
+// the supervisor's child: it outlives a foreground `cove run`, and is
+// not waited for by a launcher. A launcher is a child subreaper, though,
+// so netd may be reparented to it; its C monitor reaps any orphan and
+// only looks at the container's status.
 func spawn(dir string) int {
 	log, _ := os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
 	cmd := &exec.Cmd{
@@ -326,21 +329,32 @@ func (d *daemon) ensureNetwork(n Network) error {
 	return nil
 }
 
-// lookup returns the addresses a name has on a network: a running
-// container's name, alias or short ID.
-func (d *daemon) lookup(netID, name string) []netip.Addr {
+// lookup returns the addresses a name has for a client: a running
+// container's name, alias or short ID on the network the query came in
+// on, or, as Docker's resolver, on any other network the asking container
+// (known by its address on this one) is connected to.
+func (d *daemon) lookup(netID string, client netip.Addr, name string) []netip.Addr {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	nets := map[string]bool{netID: true}
+	for _, ct := range d.containers {
+		if ep, ok := ct.endpoints[netID]; ok && ep.IP == client {
+			for id := range ct.endpoints {
+				nets[id] = true
+			}
+		}
+	}
 	var out []netip.Addr
 	for _, ct := range d.containers {
-		ep, ok := ct.endpoints[netID]
-		if !ok {
-			continue
-		}
-		for _, n := range ep.Names {
-			if strings.EqualFold(n, name) {
-				out = append(out, ep.IP)
-				break
+		for id, ep := range ct.endpoints {
+			if !nets[id] || slices.Contains(out, ep.IP) {
+				continue
+			}
+			for _, n := range ep.Names {
+				if strings.EqualFold(n, name) {
+					out = append(out, ep.IP)
+					break
+				}
 			}
 		}
 	}
@@ -357,7 +371,7 @@ func (d *daemon) resolve(bn *bridgeNet) {
 		}
 		q := append([]byte(nil), buf[:n]...)
 		go func() {
-			resp, ok := answer(q, func(name string) []netip.Addr { return d.lookup(bn.net.ID, name) })
+			resp, ok := answer(q, func(name string) []netip.Addr { return d.lookup(bn.net.ID, from.Addr().Unmap(), name) })
 			if !ok {
 				conf, _ := os.ReadFile("/etc/resolv.conf")
 				resp = forward(q, upstreams(string(conf)), func(addr string) (net.Conn, error) {
