@@ -243,6 +243,11 @@ func (d *daemon) attach(req *request) error {
 	}
 	d.mu.Lock()
 	ct := d.containers[req.ContainerID]
+	if ct != nil && ct.pid != req.Pid {
+		// Restarted before its watcher saw the old init go: a new
+		// entry; the old watcher leaves it alone.
+		ct = nil
+	}
 	if ct == nil {
 		// A pidfd refers to this process, not to whatever reuses its
 		// PID; it becomes readable when the process exits.
