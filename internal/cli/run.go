@@ -134,6 +134,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	// A foreground --rm container lives and dies with this process: it
+	// need not be in storage (engine/ephemeral.go).
+	opts.Container.Ephemeral = opts.Container.AutoRemove && !opts.Detach && !detachableRun(opts, f.IO)
 	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
 		return err

@@ -28,27 +28,30 @@ import (
 // raw in the container's record and parsed by internal/spec, so that a
 // container is validated the same way at create and at every start.
 type ContainerOptions struct {
-	Image       string   `json:"Image"`
-	Name        string   `json:"Name,omitempty"`
-	Args        []string `json:"Args,omitempty"`
-	Entrypoint  *string  `json:"Entrypoint,omitempty"`
-	Env         []string `json:"Env,omitempty"`
-	EnvFiles    []string `json:"EnvFiles,omitempty"`
-	Workdir     string   `json:"Workdir,omitempty"`
-	User        string   `json:"User,omitempty"`
-	GroupAdd    []string `json:"GroupAdd,omitempty"`
-	Hostname    string   `json:"Hostname,omitempty"`
-	Labels      []string `json:"Labels,omitempty"`
-	LabelFiles  []string `json:"LabelFiles,omitempty"`
-	Volumes     []string `json:"Volumes,omitempty"`
-	Mounts      []string `json:"Mounts,omitempty"`
-	Tmpfs       []string `json:"Tmpfs,omitempty"`
-	ReadOnly    bool     `json:"ReadOnly,omitempty"`
-	Privileged  bool     `json:"Privileged,omitempty"`
-	Init        bool     `json:"Init,omitempty"`
-	Tty         bool     `json:"Tty,omitempty"`
-	OpenStdin   bool     `json:"OpenStdin,omitempty"`
-	AutoRemove  bool     `json:"AutoRemove,omitempty"`
+	Image      string   `json:"Image"`
+	Name       string   `json:"Name,omitempty"`
+	Args       []string `json:"Args,omitempty"`
+	Entrypoint *string  `json:"Entrypoint,omitempty"`
+	Env        []string `json:"Env,omitempty"`
+	EnvFiles   []string `json:"EnvFiles,omitempty"`
+	Workdir    string   `json:"Workdir,omitempty"`
+	User       string   `json:"User,omitempty"`
+	GroupAdd   []string `json:"GroupAdd,omitempty"`
+	Hostname   string   `json:"Hostname,omitempty"`
+	Labels     []string `json:"Labels,omitempty"`
+	LabelFiles []string `json:"LabelFiles,omitempty"`
+	Volumes    []string `json:"Volumes,omitempty"`
+	Mounts     []string `json:"Mounts,omitempty"`
+	Tmpfs      []string `json:"Tmpfs,omitempty"`
+	ReadOnly   bool     `json:"ReadOnly,omitempty"`
+	Privileged bool     `json:"Privileged,omitempty"`
+	Init       bool     `json:"Init,omitempty"`
+	Tty        bool     `json:"Tty,omitempty"`
+	OpenStdin  bool     `json:"OpenStdin,omitempty"`
+	AutoRemove bool     `json:"AutoRemove,omitempty"`
+	// Ephemeral asks for a container outside storage (ephemeral.go):
+	// only a foreground run --rm, whose whole life is one process's.
+	Ephemeral   bool     `json:"-"`
 	CapAdd      []string `json:"CapAdd,omitempty"`
 	CapDrop     []string `json:"CapDrop,omitempty"`
 	SecurityOpt []string `json:"SecurityOpt,omitempty"`
@@ -95,6 +98,10 @@ type containerRecord struct {
 	ImageConfig imgspecv1.ImageConfig `json:"ImageConfig"`
 	StorageID   string                `json:"StorageID"`
 	Hostname    string                `json:"Hostname"`
+	// Ephemeral: no storage container; the overlay over the image's
+	// top layer TopLayer is cove's own (see ephemeral.go).
+	Ephemeral bool   `json:"Ephemeral,omitempty"`
+	TopLayer  string `json:"TopLayer,omitempty"`
 	// Parsed is the validated form of Options, for inspect.
 	Parsed parsedOptions `json:"Parsed"`
 	// AnonymousVolumes are the volumes created for this container (-v
@@ -362,16 +369,21 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	// (no sync of the upper directory): a crash can lose them, and a
 	// container that is removed when it exits has nothing to lose. Podman
 	// does the same. Saves about 15 ms of fsyncs per run.
-	sc, err := st.CreateContainer(id, nil, img.ID, "", "", storage.ContainerCreation(o.AutoRemove))
-	if err != nil {
-		return "", fmt.Errorf("creating the container's layer: %w", err)
-	}
-	phase("create: layer created")
-	defer func() {
-		if err != nil {
-			st.DeleteContainer(sc.ID)
+	ephemeral := o.Ephemeral && o.AutoRemove && e.canBeEphemeral(&o)
+	storageID := ""
+	if !ephemeral {
+		sc, cerr := st.CreateContainer(id, nil, img.ID, "", "", storage.ContainerCreation(o.AutoRemove))
+		if cerr != nil {
+			return "", fmt.Errorf("creating the container's layer: %w", cerr)
 		}
-	}()
+		storageID = sc.ID
+		phase("create: layer created")
+		defer func() {
+			if err != nil {
+				st.DeleteContainer(sc.ID)
+			}
+		}()
+	}
 	hostname := o.Hostname
 	if hostname == "" {
 		hostname = id[:12]
@@ -380,7 +392,10 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if len(img.Names) > 0 {
 		imgName = img.Names[0]
 	}
-	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: sc.ID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon}
+	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: storageID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon, Ephemeral: ephemeral}
+	if ephemeral {
+		rec.TopLayer = img.TopLayer
+	}
 	raw, err := json.Marshal(&rec)
 	if err != nil {
 		return "", err
@@ -398,6 +413,15 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	}, parsed.Mounts, anon)
 	if err != nil {
 		return "", err
+	}
+	if ephemeral {
+		// Image removal checks records, and this one exists now; an rmi
+		// that came between the image's lookup and the record is seen
+		// here instead.
+		if _, ierr := st.Image(img.ID); ierr != nil {
+			e.RemoveContainer(id, true)
+			return "", fmt.Errorf("image %s was removed meanwhile: %w", o.Image, ierr)
+		}
 	}
 	phase("create: recorded")
 	return id, nil

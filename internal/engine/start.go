@@ -338,18 +338,24 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 	}); err != nil && !errors.Is(err, errdefs.ErrInvalidState) {
 		return "", err
 	}
-	st, err := e.Store()
-	if err != nil {
-		return "", err
+	if rec.Ephemeral {
+		// Its upper directory goes with the record's directory.
+		unmountEphemeral(stores, id)
+		unmountOverlays(stores.Dir(id))
+	} else {
+		st, err := e.Store()
+		if err != nil {
+			return "", err
+		}
+		phase("rm: store opened")
+		st.Unmount(rec.StorageID, true)
+		unmountOverlays(stores.Dir(id))
+		phase("rm: unmounted")
+		if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
+			return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
+		}
+		phase("rm: layer deleted")
 	}
-	phase("rm: store opened")
-	st.Unmount(rec.StorageID, true)
-	unmountOverlays(stores.Dir(id))
-	phase("rm: unmounted")
-	if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
-		return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
-	}
-	phase("rm: layer deleted")
 	if err := stores.Delete(id); err != nil {
 		return "", err
 	}
