@@ -322,7 +322,9 @@ func (e *Engine) PruneContainers() ([]string, error) {
 // container's directory has exited (at most timeout).
 func waitNetworkHelperGone(ctx context.Context, dir string, timeout time.Duration) {
 	ns, ok := readNetState(dir)
-	if !ok || ns.Pid <= 0 {
+	// Only published ports need the helper gone before we return; its
+	// exit takes 20-30 ms (see network.Helper.Kill).
+	if !ok || ns.Pid <= 0 || len(ns.Ports) == 0 {
 		return
 	}
 	waitPidfd(ctx, &state.State{Pid: ns.Pid, PidStart: ns.Start}, timeout)
