@@ -5,6 +5,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,4 +99,22 @@ func TestRunRmEphemeralKilled(t *testing.T) {
 		t.Errorf("storage has %s containers", n)
 	}
 	h.Run(0, "rmi", bb)
+}
+
+// An image with more layers than one overlay option can name by absolute
+// path still runs with --rm (through storage's mount, which shortens them).
+func TestRunRmManyLayers(t *testing.T) {
+	h := newHarness(t)
+	img := h.imgLoad("busybox")
+	const layers = 28
+	for i := 0; i < layers; i++ {
+		h.Run(0, "run", "--name", "step", "--network", "none", img, "touch", "/layer"+strconv.Itoa(i))
+		img = "deep:" + strconv.Itoa(i)
+		h.Run(0, "commit", "step", img)
+		h.Run(0, "rm", "step")
+	}
+	r := h.Run(0, "run", "--rm", "--network", "none", img, "sh", "-c", "ls / | grep -c '^layer'")
+	if strings.TrimSpace(r.Stdout) != strconv.Itoa(layers) {
+		t.Errorf("files from %d layers: %q", layers, r.Stdout)
+	}
 }

@@ -99,9 +99,10 @@ type containerRecord struct {
 	StorageID   string                `json:"StorageID"`
 	Hostname    string                `json:"Hostname"`
 	// Ephemeral: no storage container; the overlay over the image's
-	// top layer TopLayer is cove's own (see ephemeral.go).
-	Ephemeral bool   `json:"Ephemeral,omitempty"`
-	TopLayer  string `json:"TopLayer,omitempty"`
+	// layer directories LowerDirs (top first) is cove's own (see
+	// ephemeral.go).
+	Ephemeral bool     `json:"Ephemeral,omitempty"`
+	LowerDirs []string `json:"LowerDirs,omitempty"`
 	// Parsed is the validated form of Options, for inspect.
 	Parsed parsedOptions `json:"Parsed"`
 	// AnonymousVolumes are the volumes created for this container (-v
@@ -370,6 +371,10 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	// container that is removed when it exits has nothing to lose. Podman
 	// does the same. Saves about 15 ms of fsyncs per run.
 	ephemeral := o.Ephemeral && o.AutoRemove && e.canBeEphemeral(&o)
+	var lowerDirs []string
+	if ephemeral {
+		lowerDirs, ephemeral = e.ephemeralLowerDirs(img.TopLayer)
+	}
 	storageID := ""
 	if !ephemeral {
 		sc, cerr := st.CreateContainer(id, nil, img.ID, "", "", storage.ContainerCreation(o.AutoRemove))
@@ -394,7 +399,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	}
 	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: storageID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon, Ephemeral: ephemeral}
 	if ephemeral {
-		rec.TopLayer = img.TopLayer
+		rec.LowerDirs = lowerDirs
 	}
 	raw, err := json.Marshal(&rec)
 	if err != nil {

@@ -80,16 +80,32 @@ func (e *Engine) imageLayerDirs(topLayer string) ([]string, error) {
 	return dirs, nil
 }
 
+// ephemeralLowerDirs returns the lower directories for an ephemeral
+// container of the image whose top layer is topLayer, or ok false when the
+// image needs storage's mount: overlay takes its options in one page, and
+// storage fits an image with many layers into it with short relative links
+// cove does not reproduce.
+func (e *Engine) ephemeralLowerDirs(topLayer string) (dirs []string, ok bool) {
+	if topLayer == "" {
+		return nil, true
+	}
+	dirs, err := e.imageLayerDirs(topLayer)
+	if err != nil {
+		return nil, false
+	}
+	n := 0
+	for _, d := range dirs {
+		n += len(d) + 1
+	}
+	// Room for upperdir, workdir and the flags (paths under the state
+	// root are short next to a long layer chain).
+	return dirs, n < os.Getpagesize()-1024
+}
+
 // mountEphemeral mounts an ephemeral container's overlay in this process's
 // mount namespace (the container's gets a copy at clone) and returns it.
 func (e *Engine) mountEphemeral(dir string, rec *containerRecord) (string, error) {
-	var lower []string
-	if rec.TopLayer != "" {
-		var err error
-		if lower, err = e.imageLayerDirs(rec.TopLayer); err != nil {
-			return "", err
-		}
-	}
+	lower := rec.LowerDirs
 	upper := filepath.Join(dir, ephemeralUpper)
 	work := filepath.Join(dir, ephemeralWork)
 	merged := filepath.Join(dir, ephemeralMerged)
