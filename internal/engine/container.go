@@ -173,6 +173,9 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, err := parseVolumeOpts("volume-opt", m.VolumeOptions); err != nil {
+			return nil, errdefs.InvalidArgument("--mount %q: %s", v, strings.TrimPrefix(err.Error(), errdefs.ErrInvalidArgument.Error()+": "))
+		}
 		if err := addMount(m, "--mount", v); err != nil {
 			return nil, err
 		}
