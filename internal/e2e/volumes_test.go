@@ -131,14 +131,22 @@ func TestVolumeCommands(t *testing.T) {
 	// without a name makes a named volume with a random name, as in
 	// Docker); -a also the named ones.
 	r = h.Run(0, "volume", "prune", "-f")
-	if r.Stdout != "" {
+	if r.Stdout != "Total reclaimed space: 0B\n" {
 		t.Errorf("prune without anonymous volumes: %q", r.Stdout)
 	}
 	if got := volumeNames(h); strings.Join(got, ",") != anon+",tmp1,v1" {
 		t.Errorf("after prune: %q (created %s)", got, anon)
 	}
+	// Docker's total: the content's size (1200 bytes, a second link
+	// to the same file counted once).
+	if err := os.WriteFile(filepath.Join(mp, "f"), make([]byte, 1200), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(mp, "f"), filepath.Join(mp, "g")); err != nil {
+		t.Fatal(err)
+	}
 	r = h.Run(0, "volume", "prune", "-f", "-a", "--filter", "label=team=a")
-	if r.Stdout != "Deleted Volumes:\nv1\n\n" {
+	if r.Stdout != "Deleted Volumes:\nv1\n\nTotal reclaimed space: 1.2kB\n" {
 		t.Errorf("prune -a --filter: %q", r.Stdout)
 	}
 	if got := volumeNames(h); strings.Join(got, ",") != anon+",tmp1" {

@@ -361,39 +361,43 @@ func (e *Engine) RemoveVolume(name string, force bool) error {
 
 // PruneVolumes removes the volumes no container uses: anonymous ones
 // only, or every one with all (Docker 23's behaviour). Filters are
-// label=, label!=.
-func (e *Engine) PruneVolumes(all bool, filters []string) ([]string, error) {
+// label=, label!=. It returns the removed names and the space their
+// content took.
+func (e *Engine) PruneVolumes(all bool, filters []string) ([]string, int64, error) {
 	f, err := parseVolumeFilters(filters)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(f.names) > 0 || len(f.drivers) > 0 || f.dangling != nil {
-		return nil, errdefs.InvalidArgument("volume prune takes label and label! filters only")
+		return nil, 0, errdefs.InvalidArgument("volume prune takes label and label! filters only")
 	}
 	vs, unlock, err := e.lockedVolumes()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer unlock()
 	list, err := vs.List()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	users, err := e.volumeUsers()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var removed []string
+	var reclaimed int64
 	for _, v := range list {
 		if len(users[v.Name]) > 0 || (!all && !v.Anonymous) || !f.match(v, false) {
 			continue
 		}
+		size, _ := vs.Size(v.Name)
 		if err := vs.Remove(v.Name); err != nil {
-			return removed, err
+			return removed, reclaimed, err
 		}
 		removed = append(removed, v.Name)
+		reclaimed += size
 	}
-	return removed, nil
+	return removed, reclaimed, nil
 }
 
 // VolumeExists reports whether a volume exists.
