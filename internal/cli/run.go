@@ -134,6 +134,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.Container.ForRun = true
 	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
 		return err

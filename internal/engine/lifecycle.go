@@ -296,6 +296,7 @@ func (e *Engine) RenameContainer(ref, newName string) error {
 // PruneContainers removes every container that is not running and returns
 // their IDs and the space their layers took.
 func (e *Engine) PruneContainers() ([]string, int64, error) {
+	e.sweepOrphans()
 	list, err := e.ListContainers(true)
 	if err != nil {
 		return nil, 0, err
