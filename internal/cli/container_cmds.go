@@ -26,6 +26,9 @@ func newCreateCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 			if cmd.Flags().Changed("entrypoint") {
 				opts.Container.Entrypoint = &opts.Entrypoint
 			}
+			// Docker: -i attaches stdin, and an attached stdin is
+			// closed at the client's end (StdinOnce).
+			opts.Container.StdinOnce = opts.Container.OpenStdin
 			if runF != nil {
 				return runF(opts)
 			}

@@ -135,6 +135,9 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		return err
 	}
 	opts.Container.ForRun = true
+	opts.Container.Detach = opts.Detach
+	// Docker's CLI sets StdinOnce when -i attaches stdin: not for -d.
+	opts.Container.StdinOnce = opts.Container.OpenStdin && !opts.Detach
 	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
 		return err

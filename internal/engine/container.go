@@ -85,6 +85,14 @@ type ContainerOptions struct {
 	// Health holds the --health-* flags and --no-healthcheck (see
 	// health.go).
 	Health HealthOptions `json:"Health,omitzero"`
+	// StdinOnce is Docker's: the end of an attached client's input ends
+	// the container's. Set for -i by `create` and by a `run` that is not
+	// detached (Docker's CLI: -i attaches stdin, and an attached stdin
+	// is closed at the client's end); not by `run -di`.
+	StdinOnce bool `json:"StdinOnce,omitempty"`
+	// Detach is run -d, for inspect's Config.Attach* (Docker clears them
+	// for a detached run).
+	Detach bool `json:"Detach,omitempty"`
 	// ForRun says the creating process (`run`, not `create`) starts the
 	// container itself: with AutoRemove it is recorded as the remover,
 	// so that its death before a supervisor takes over leaves nothing.
