@@ -88,6 +88,18 @@ type ContainerOptions struct {
 	// Health holds the --health-* flags and --no-healthcheck (see
 	// health.go).
 	Health HealthOptions `json:"Health,omitzero"`
+	// StdinOnce is Docker's: the end of an attached client's input ends
+	// the container's. Set for -i by `create` and by a `run` that is not
+	// detached (Docker's CLI: -i attaches stdin, and an attached stdin
+	// is closed at the client's end); not by `run -di`.
+	StdinOnce bool `json:"StdinOnce,omitempty"`
+	// Detach is run -d, for inspect's Config.Attach* (Docker clears them
+	// for a detached run).
+	Detach bool `json:"Detach,omitempty"`
+	// ForRun says the creating process (`run`, not `create`) starts the
+	// container itself: with AutoRemove it is recorded as the remover,
+	// so that its death before a supervisor takes over leaves nothing.
+	ForRun bool `json:"-"`
 }
 
 // containerRecord is the engine's part of a container's state record.
@@ -180,6 +192,9 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 		m, err := spec.ParseMount(v)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := parseVolumeOpts("volume-opt", m.VolumeOptions); err != nil {
+			return nil, errdefs.InvalidArgument("--mount %q: %s", v, strings.TrimPrefix(err.Error(), errdefs.ErrInvalidArgument.Error()+": "))
 		}
 		if err := addMount(m, "--mount", v); err != nil {
 			return nil, err
@@ -375,9 +390,16 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if ephemeral {
 		lowerDirs, ephemeral = e.ephemeralLowerDirs(img.TopLayer)
 	}
+	var remover *state.Process
+	metadata := ""
+	if o.AutoRemove && o.ForRun {
+		remover = selfProcess()
+		md, _ := json.Marshal(layerMetadata{Remover: remover})
+		metadata = string(md)
+	}
 	storageID := ""
 	if !ephemeral {
-		sc, cerr := st.CreateContainer(id, nil, img.ID, "", "", storage.ContainerCreation(o.AutoRemove))
+		sc, cerr := st.CreateContainer(id, nil, img.ID, "", metadata, storage.ContainerCreation(o.AutoRemove))
 		if cerr != nil {
 			return "", fmt.Errorf("creating the container's layer: %w", cerr)
 		}
@@ -406,6 +428,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 		return "", err
 	}
 	c := &state.Container{ID: id, Name: name, Created: time.Now().UTC(), Config: raw, State: state.State{Status: state.Created}}
+	c.State.Remover = remover
 	err = e.recordWithVolumes(stores, func() error {
 		for attempt := 0; ; attempt++ {
 			err := stores.Create(c)

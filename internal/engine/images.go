@@ -115,6 +115,7 @@ func (e *Engine) RemoveImages(names []string, force bool) ([]RemoveResult, error
 	if err != nil {
 		return nil, err
 	}
+	e.sweepOrphans()
 	return svc.Remove(names, force), nil
 }
 
@@ -164,6 +165,7 @@ func (e *Engine) PruneImages(all bool, filters []string) (*PruneReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.sweepOrphans()
 	return svc.Prune(all, f)
 }
 

@@ -294,18 +294,22 @@ func (e *Engine) RenameContainer(ref, newName string) error {
 }
 
 // PruneContainers removes every container that is not running and returns
-// their IDs.
-func (e *Engine) PruneContainers() ([]string, error) {
+// their IDs and the space their layers took.
+func (e *Engine) PruneContainers() ([]string, int64, error) {
+	e.sweepOrphans()
 	list, err := e.ListContainers(true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var removed []string
+	var reclaimed int64
 	var errs []error
 	for _, c := range list {
 		if isRunning(c.State.Status) || c.State.Status == state.Restarting {
 			continue
 		}
+		// Docker's reclaimed space is the containers' own layers.
+		size, _, _ := e.ContainerSize(c.ID)
 		if _, err := e.RemoveContainer(c.ID, false); err != nil {
 			if errors.Is(err, errdefs.ErrInvalidState) || errors.Is(err, errdefs.ErrNotFound) {
 				continue
@@ -314,8 +318,9 @@ func (e *Engine) PruneContainers() ([]string, error) {
 			continue
 		}
 		removed = append(removed, c.ID)
+		reclaimed += size
 	}
-	return removed, errors.Join(errs...)
+	return removed, reclaimed, errors.Join(errs...)
 }
 
 // waitNetworkHelperGone waits until the network helper recorded in a
