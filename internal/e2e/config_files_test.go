@@ -1,0 +1,298 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/base64"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Tests that the containers configuration files (registries.conf,
+// policy.json, storage.conf, the auth files), the global flags and the
+// host checks of the user-namespace entry do what docs/configuration.md
+// says, the way a user would set them up.
+
+// writeUserFile writes a file under the harness's XDG_CONFIG_HOME (or an
+// absolute path) that the test user owns, creating its directories.
+func (h *Harness) writeUserFile(p, data string) string {
+	h.t.Helper()
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(h.Dir, "config", p)
+	}
+	for d := filepath.Dir(p); strings.HasPrefix(d, h.Dir) && d != h.Dir; d = filepath.Dir(d) {
+		defer h.Chown(d)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	h.Chown(p)
+	return p
+}
+
+// TestRegistriesConf: aliases, unqualified-search-registries and mirrors
+// from the user's registries.conf. The machine has no internet, so
+// docker.io is redirected (a [[registry]] prefix) to an empty namespace of
+// the local registry: a short name then misses on "docker.io" and must be
+// found through the search list, as on a machine that reaches Docker Hub.
+func TestRegistriesConf(t *testing.T) {
+	reg := Registry(t)
+	h := newHarness(t)
+	h.writeUserFile("containers/registries.conf", `
+unqualified-search-registries = ["`+reg+`"]
+
+[aliases]
+"audit-box" = "`+reg+`/cove-test/busybox"
+
+[[registry]]
+prefix = "docker.io"
+location = "`+reg+`/cove-e2e-empty"
+insecure = true
+
+[[registry]]
+location = "mirrored.invalid:5000"
+[[registry.mirror]]
+location = "`+reg+`"
+insecure = true
+`)
+	// Alias: the image is stored under the name the alias points to.
+	r := h.Run(0, "pull", "audit-box")
+	if !strings.Contains(r.Stderr, "Trying to pull "+reg+"/cove-test/busybox:latest") {
+		t.Errorf("alias: should pull %s/cove-test/busybox: %q", reg, r.Stderr)
+	}
+	bbID := strings.TrimSpace(r.Stdout)
+	if got := h.imgID(reg + "/cove-test/busybox:latest"); got != bbID {
+		t.Errorf("alias: stored as %q, want %s", got, bbID)
+	}
+	// An alias keeps the tag the user typed.
+	h.Run(0, "pull", "-q", "audit-box:v2s2")
+	h.Run(0, "image", "exists", reg+"/cove-test/busybox:v2s2")
+	// A short name: docker.io first (here: not found), then the search list.
+	r = h.Run(0, "pull", "cove-test/multi")
+	want := []string{"Trying to pull docker.io/cove-test/multi:latest", "Trying to pull " + reg + "/cove-test/multi:latest"}
+	for _, w := range want {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("search list: stderr lacks %q: %q", w, r.Stderr)
+		}
+	}
+	h.Run(0, "image", "exists", reg+"/cove-test/multi:latest")
+	// Missing everywhere: one error naming every name tried; nothing stored.
+	before := h.imgState()
+	r = h.Run(125, "pull", "cove-test/no-such-image")
+	for _, w := range []string{"no such image", "docker.io/cove-test/no-such-image:latest", reg + "/cove-test/no-such-image:latest"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("missing short name: error lacks %q: %q", w, r.Stderr)
+		}
+	}
+	h.imgAssertState(before, "a short name found nowhere")
+	// A mirror answers for a registry that does not resolve; the image
+	// keeps the name the user asked for.
+	r = h.Run(0, "pull", "-q", "mirrored.invalid:5000/cove-test/many")
+	if got := h.imgID("mirrored.invalid:5000/cove-test/many:latest"); got != strings.TrimSpace(r.Stdout) {
+		t.Errorf("mirror: stored as %q, pulled %q", got, r.Stdout)
+	}
+
+	// CONTAINERS_REGISTRIES_CONF replaces the user's file.
+	other := h.writeUserFile(filepath.Join(h.Dir, "work", "registries.conf"), "[aliases]\n\"audit-many\" = \""+reg+"/cove-test/many\"\n")
+	h.Setenv("CONTAINERS_REGISTRIES_CONF", other)
+	r = h.Run(0, "pull", "-q", "audit-many")
+	h.Run(0, "image", "exists", reg+"/cove-test/many:latest")
+	r = h.Run(125, "pull", "-q", "audit-box")
+	if !strings.Contains(r.Stderr, "docker.io/library/audit-box") {
+		t.Errorf("CONTAINERS_REGISTRIES_CONF should replace the user's aliases: %q", r.Stderr)
+	}
+}
+
+// TestPullTLSVerify: only loopback addresses get plain HTTP without
+// configuration (Docker's rule); a registry named otherwise needs
+// --tls-verify=false or `insecure` in registries.conf. The machine's own
+// host name resolves to 127.0.0.1 here but is not a loopback address by
+// its spelling.
+func TestPullTLSVerify(t *testing.T) {
+	reg := Registry(t)
+	_, port, _ := strings.Cut(reg, ":")
+	host, err := os.Hostname()
+	if err != nil || host == "localhost" {
+		t.Skipf("need a host name other than localhost (%q, %v)", host, err)
+	}
+	addrs, err := net.LookupHost(host)
+	if err != nil || len(addrs) == 0 || !net.ParseIP(addrs[0]).IsLoopback() {
+		t.Skipf("host name %s does not resolve to a loopback address (%v %v)", host, addrs, err)
+	}
+	ref := host + ":" + port + "/cove-test/busybox"
+	h := newHarness(t)
+	before := h.imgState()
+	r := h.Run(125, "pull", ref)
+	for _, w := range []string{ref, "plain HTTP", "--tls-verify=false"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("HTTPS refused: error lacks %q: %q", w, r.Stderr)
+		}
+	}
+	h.imgAssertState(before, "a pull refused for TLS")
+	r = h.Run(0, "pull", "-q", "--tls-verify=false", ref)
+	h.Run(0, "image", "exists", ref)
+	h.Run(0, "rmi", ref)
+	h.writeUserFile("containers/registries.conf", "[[registry]]\nlocation = \""+host+":"+port+"\"\ninsecure = true\n")
+	h.Run(0, "pull", "-q", ref)
+	// --tls-verify=true forces HTTPS even on loopback.
+	r = h.Run(125, "pull", "--tls-verify=true", reg+"/cove-test/busybox")
+	if !strings.Contains(r.Stderr, "plain HTTP") {
+		t.Errorf("--tls-verify=true on loopback: %q", r.Stderr)
+	}
+}
+
+// TestPolicyJSON: the user's policy.json decides whether an image may be
+// stored; a refusal exits 125 and stores nothing.
+func TestPolicyJSON(t *testing.T) {
+	reg := Registry(t)
+	h := newHarness(t)
+	h.imgLoad("busybox")
+	before := h.imgState()
+	h.writeUserFile("containers/policy.json", `{"default":[{"type":"reject"}]}`)
+	r := h.Run(125, "pull", reg+"/cove-test/multi")
+	if !strings.Contains(r.Stderr, reg+"/cove-test/multi") || !strings.Contains(r.Stderr, "rejected by policy") {
+		t.Errorf("reject policy: %q", r.Stderr)
+	}
+	r = h.Run(125, "load", "-i", Fixture(t, "multi", "docker"))
+	if !strings.Contains(r.Stderr, "rejected by policy") {
+		t.Errorf("reject policy, load: %q", r.Stderr)
+	}
+	h.imgAssertState(before, "pulls refused by policy")
+	// Per repository: only the named one is refused.
+	h.writeUserFile("containers/policy.json", `{"default":[{"type":"insecureAcceptAnything"}],
+ "transports":{"docker":{"`+reg+`/cove-test/multi":[{"type":"reject"}]}}}`)
+	h.Run(125, "pull", "-q", reg+"/cove-test/multi")
+	h.Run(0, "pull", "-q", reg+"/cove-test/many")
+}
+
+// TestStorageConf: driver options from storage.conf reach the driver cove
+// chose, in both of its layouts ([storage.options] and
+// [storage.options.overlay], Fedora's default); its roots do not replace
+// cove's own.
+func TestStorageConf(t *testing.T) {
+	h := newHarness(t)
+	h.writeUserFile("containers/storage.conf", `[storage]
+driver = "overlay"
+graphroot = "/nonexistent/podman-storage"
+[storage.options.overlay]
+mountopt = "nodev,noatime"
+`)
+	r := h.Run(0, "info", "--format", "{{.Store.GraphRoot}} {{.Store.Driver.Driver}}")
+	if want := filepath.Join(h.Dir, "data", "cove", "storage") + " overlay"; strings.TrimSpace(r.Stdout) != want {
+		t.Errorf("info = %q, want %q", r.Stdout, want)
+	}
+	loadBusybox(t, h)
+	r = h.Run(0, "run", "--rm", bb, "grep", " / ", "/proc/mounts")
+	if !strings.Contains(r.Stdout, "noatime") {
+		t.Errorf("[storage.options.overlay] mountopt not applied to the container's root: %q", r.Stdout)
+	}
+	// CONTAINERS_STORAGE_CONF, with the option in [storage.options].
+	p := h.writeUserFile(filepath.Join(h.Dir, "work", "storage.conf"), "[storage]\ndriver = \"overlay\"\n[storage.options]\nmountopt = \"noatime\"\n")
+	h.Setenv("CONTAINERS_STORAGE_CONF", p)
+	r = h.Run(0, "run", "--rm", bb, "grep", " / ", "/proc/mounts")
+	if !strings.Contains(r.Stdout, "noatime") {
+		t.Errorf("[storage.options] mountopt from CONTAINERS_STORAGE_CONF not applied: %q", r.Stdout)
+	}
+}
+
+// TestAuthFileVariants: the auth files podman and Docker write are read
+// (podman's under $XDG_RUNTIME_DIR, Docker's under $DOCKER_CONFIG); logout
+// removes podman's too, and refuses to claim a logout while Docker's file
+// still provides the credentials.
+func TestAuthFileVariants(t *testing.T) {
+	reg, user, pass := imgAuthRegistry(t)
+	h := newHarness(t)
+	ref := reg + "/cove-test/busybox"
+	creds := `{"auths":{"` + reg + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(user+":"+pass)) + `"}}}`
+
+	podmanFile := h.writeUserFile(filepath.Join(h.Dir, "run", "containers", "auth.json"), creds)
+	h.Run(0, "pull", "-q", ref)
+	h.Run(0, "rmi", ref)
+	r := h.Run(0, "logout", reg)
+	if !strings.Contains(r.Stdout, "Removed login credentials for "+reg) {
+		t.Errorf("logout with podman's auth file: %q", r.Stdout)
+	}
+	if b, _ := os.ReadFile(podmanFile); strings.Contains(string(b), reg) {
+		t.Errorf("logout left the credentials in %s: %s", podmanFile, b)
+	}
+	r = h.Run(125, "pull", "-q", ref)
+	if !strings.Contains(r.Stderr, "authentication required") {
+		t.Errorf("pull after logout: %q", r.Stderr)
+	}
+
+	dockerDir := filepath.Join(h.Dir, "work", "docker-config")
+	dockerFile := h.writeUserFile(filepath.Join(dockerDir, "config.json"), creds)
+	h.Setenv("DOCKER_CONFIG", dockerDir)
+	h.Run(0, "pull", "-q", ref)
+	r = h.Run(125, "logout", reg)
+	if !strings.Contains(r.Stderr, dockerFile) || !strings.Contains(r.Stderr, "docker logout") {
+		t.Errorf("logout while Docker's config holds the credentials should say so: %q", r.Stderr)
+	}
+	if b, _ := os.ReadFile(dockerFile); string(b) != creds {
+		t.Errorf("Docker's config.json must not be changed: %s", b)
+	}
+}
+
+// TestGlobalRootFlags: --runroot moves the run root (the overlay probe's
+// verdict lands there); --log-level debug prints the library's debug lines
+// on stderr, the default level does not; the XDG_RUNTIME_DIR fallback is
+// noted at debug level only.
+func TestGlobalRootFlags(t *testing.T) {
+	h := newHarness(t)
+	rr := filepath.Join(h.Dir, "run", "elsewhere")
+	r := h.Run(0, "--runroot", rr, "info", "--format", "{{.Store.RunRoot}}")
+	if strings.TrimSpace(r.Stdout) != rr {
+		t.Errorf("--runroot: info says %q", r.Stdout)
+	}
+	if _, err := os.Stat(filepath.Join(rr, "overlay-probe")); err != nil {
+		t.Errorf("--runroot: nothing written there: %v", err)
+	}
+	r = h.Run(0, "images")
+	if strings.Contains(r.Stderr, "level=debug") {
+		t.Errorf("debug lines without --log-level debug: %q", r.Stderr)
+	}
+	r = h.Run(0, "--log-level", "debug", "images")
+	if !strings.Contains(r.Stderr, "level=debug") {
+		t.Errorf("--log-level debug printed no debug line: %q", r.Stderr)
+	}
+	h.Unsetenv("XDG_RUNTIME_DIR")
+	r = h.Run(0, "images")
+	if strings.Contains(r.Stderr, "XDG_RUNTIME_DIR") {
+		t.Errorf("the run-root fallback is a debug note, got %q", r.Stderr)
+	}
+	r = h.Run(0, "--log-level", "debug", "images")
+	if !strings.Contains(r.Stderr, "XDG_RUNTIME_DIR is not set") {
+		t.Errorf("the run-root fallback should be noted at debug level: %q", r.Stderr)
+	}
+}
+
+// TestMissingNewuidmap: without newuidmap/newgidmap on PATH, cove falls
+// back to a single-ID namespace and warns once, naming the package.
+func TestMissingNewuidmap(t *testing.T) {
+	h := newHarness(t)
+	bin := filepath.Join(h.Dir, "work", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/bin/cat", filepath.Join(bin, "cat")); err != nil {
+		t.Fatal(err)
+	}
+	h.Setenv("PATH", bin)
+	r := h.Run(0, "unshare", "cat", "/proc/self/uid_map")
+	if n := len(imgLines(r.Stdout)); n != 1 {
+		t.Errorf("without newuidmap the mapping has one line, got %q", r.Stdout)
+	}
+	if strings.Count(r.Stderr, "warning") != 1 || !strings.Contains(r.Stderr, "newuidmap") || !strings.Contains(r.Stderr, "apt-get install uidmap") {
+		t.Errorf("want one warning naming the package to install: %q", r.Stderr)
+	}
+	r = h.Run(0, "info", "--format", "{{.Host.SingleIDMapping}} {{.Host.NewUIDMap}}")
+	if strings.TrimSpace(r.Stdout) != "true" {
+		t.Errorf("info should report the single-ID mapping and no newuidmap: %q", r.Stdout)
+	}
+}
