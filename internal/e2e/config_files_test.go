@@ -36,6 +36,16 @@ func (h *Harness) writeUserFile(p, data string) string {
 	return p
 }
 
+// getenv returns the value of a variable of the harness's environment.
+func (h *Harness) getenv(k string) string {
+	for _, e := range h.Env {
+		if v, ok := strings.CutPrefix(e, k+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // TestRegistriesConf: aliases, unqualified-search-registries and mirrors
 // from the user's registries.conf. The machine has no internet, so
 // docker.io is redirected (a [[registry]] prefix) to an empty namespace of
@@ -283,6 +293,7 @@ func TestMissingNewuidmap(t *testing.T) {
 	if err := os.Symlink("/bin/cat", filepath.Join(bin, "cat")); err != nil {
 		t.Fatal(err)
 	}
+	defer h.Setenv("PATH", h.getenv("PATH")) // the clean-up runs cove unshare rm
 	h.Setenv("PATH", bin)
 	r := h.Run(0, "unshare", "cat", "/proc/self/uid_map")
 	if n := len(imgLines(r.Stdout)); n != 1 {
