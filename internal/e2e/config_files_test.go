@@ -307,3 +307,84 @@ func TestMissingNewuidmap(t *testing.T) {
 		t.Errorf("info should report the single-ID mapping and no newuidmap: %q", r.Stdout)
 	}
 }
+
+// TestImagesAsRoot: issue 3 asks for every image command "rootless and as
+// root". As root there is no user namespace, the default store is
+// /var/lib/cove and /run/cove, and layer files keep the image's owners on
+// the host. The commands run in a private store (--root/--runroot) so the
+// machine's own is left alone.
+func TestImagesAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs a root test runner")
+	}
+	reg := Registry(t)
+	h := newHarnessFor(t, nil)
+	r := h.Run(0, "info", "--format", "{{.Host.Rootless}} {{.Host.InUserNamespace}} {{.Store.GraphRoot}} {{.Store.RunRoot}}")
+	if got := strings.TrimSpace(r.Stdout); got != "false false /var/lib/cove/storage /run/cove" {
+		t.Errorf("root's info: %q", got)
+	}
+	r = h.Run(0, "unshare", "cat", "/proc/self/uid_map")
+	if f := strings.Fields(r.Stdout); len(f) != 3 || f[0] != "0" || f[1] != "0" || f[2] != "4294967295" {
+		t.Errorf("root's unshare runs in the initial namespace: %q", r.Stdout)
+	}
+	flags := []string{"--root", h.imgGraphRoot(), "--runroot", filepath.Join(h.Dir, "run", "cove")}
+	run := func(code int, args ...string) Result {
+		t.Helper()
+		return h.Run(code, append(append([]string{}, flags...), args...)...)
+	}
+	run(0, "load", "-q", "-i", Fixture(t, "busybox", "docker"))
+	r = run(0, "pull", "-q", reg+"/cove-test/multi")
+	multi := strings.TrimSpace(r.Stdout)
+	r = run(0, "images", "--format", "{{.Repository}}:{{.Tag}}")
+	if imgSortedWords(r.Stdout) != imgSortedWords("cove-test/busybox:latest "+reg+"/cove-test/multi:latest") {
+		t.Errorf("images as root: %q", r.Stdout)
+	}
+	r = run(0, "image", "inspect", "--format", "{{.Config.User}} {{len .RootFS.Layers}}", reg+"/cove-test/multi")
+	if strings.TrimSpace(r.Stdout) != "app 3" {
+		t.Errorf("inspect as root: %q", r.Stdout)
+	}
+	// multi's /app belongs to its user "app" (uid 1000 in the fixture):
+	// as root that is uid 1000 on the host too, not a subordinate ID.
+	apps := imgFindFile(filepath.Join(h.imgGraphRoot(), "overlay"), "app")
+	owned := false
+	for _, p := range apps {
+		if st, err := os.Lstat(p); err == nil && st.IsDir() && statUID(st) == 1000 {
+			owned = true
+		}
+	}
+	if !owned {
+		t.Errorf("no /app directory owned by uid 1000 among %v", apps)
+	}
+	run(0, "tag", "cove-test/busybox", "root/tagged:1")
+	archive := filepath.Join(h.Dir, "work", "both.tar")
+	run(0, "save", "-o", archive, "root/tagged:1", reg+"/cove-test/multi")
+	r = run(125, "rmi", "cove-test/busybox", "root/tagged:1", "no-such-image", reg+"/cove-test/multi")
+	if !strings.Contains(r.Stdout, "Deleted: sha256:"+multi) || strings.Count(r.Stderr, "Error:") != 1 {
+		t.Errorf("rmi as root: %q", r.Stdout)
+	}
+	// rmi went on past the missing name; nothing is left.
+	if got := h.imgLayers(); len(got) != 0 {
+		t.Errorf("layers left after rmi: %v", got)
+	}
+	r = run(0, "load", "-i", archive)
+	if !strings.Contains(r.Stdout, "Loaded image: root/tagged:1") || !strings.Contains(r.Stdout, "Loaded image: "+reg+"/cove-test/multi:latest") {
+		t.Errorf("load of a two-image archive as root: %q", r.Stdout)
+	}
+	before := run(0, "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}").Stdout
+	layers := h.imgLayers()
+	good, _ := os.ReadFile(Fixture(t, "multi", "docker"))
+	r = run(125, "load", "-i", h.WriteFile("truncated.tar", good[:len(good)/2]))
+	if !strings.Contains(r.Stderr, "truncated.tar") {
+		t.Errorf("bad archive as root: %q", r.Stderr)
+	}
+	if after := run(0, "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}").Stdout; after != before {
+		t.Errorf("a failed load as root changed the images:\n%s\n%s", before, after)
+	}
+	if got := h.imgLayers(); strings.Join(got, ",") != strings.Join(layers, ",") {
+		t.Errorf("a failed load as root changed the layers: %v -> %v", layers, got)
+	}
+	run(0, "image", "prune", "-a", "-f")
+	if got := h.imgLayers(); len(got) != 0 {
+		t.Errorf("prune -a as root left layers: %v", got)
+	}
+}
