@@ -388,3 +388,25 @@ func TestImagesAsRoot(t *testing.T) {
 		t.Errorf("prune -a as root left layers: %v", got)
 	}
 }
+
+// TestPullWrongCredentials: stored credentials the registry refuses give
+// an error that says so (a basic-auth registry answers them with the same
+// 401 as no credentials), exit 125, and the store is unchanged.
+func TestPullWrongCredentials(t *testing.T) {
+	reg, user, _ := imgAuthRegistry(t)
+	h := newHarness(t)
+	h.imgLoad("busybox")
+	before := h.imgState()
+	wrong := h.writeUserFile(filepath.Join(h.Dir, "work", "wrong-auth.json"),
+		`{"auths":{"`+reg+`":{"auth":"`+base64.StdEncoding.EncodeToString([]byte(user+":not-the-password"))+`"}}}`)
+	h.Setenv("REGISTRY_AUTH_FILE", wrong)
+	r := h.Run(125, "pull", reg+"/cove-test/busybox")
+	if !strings.Contains(r.Stderr, "refused the stored credentials for "+reg) {
+		t.Errorf("pull with wrong credentials: %q", r.Stderr)
+	}
+	r = h.Run(125, "push", "cove-test/busybox", reg+"/"+imgUniqueRepo(t)+":x")
+	if !strings.Contains(r.Stderr, reg) || !strings.Contains(r.Stderr, "credentials") {
+		t.Errorf("push with wrong credentials: %q", r.Stderr)
+	}
+	h.imgAssertState(before, "wrong credentials")
+}

@@ -144,3 +144,11 @@ func dockerConfigWith(reg string) string {
 	}
 	return ""
 }
+
+// hasCredentials reports whether pulls and pushes would send credentials
+// for the registry (from any auth file they read).
+func hasCredentials(reg string) bool {
+	sys := &types.SystemContext{AuthFilePath: os.Getenv("REGISTRY_AUTH_FILE")}
+	auth, err := config.GetCredentials(sys, reg)
+	return err == nil && (auth.Username != "" || auth.IdentityToken != "")
+}
