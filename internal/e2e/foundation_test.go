@@ -122,6 +122,13 @@ func TestUnshareFullMapping(t *testing.T) {
 	h.Run(0, "unshare", "sh", "-c", "test $(id -u) = 0")
 	h.Run(7, "unshare", "sh", "-c", "exit 7")
 	h.Run(127, "unshare", "no-such-command-xyz")
+	// Without a command: the user's shell ($SHELL), as podman unshare, with
+	// the store's roots in the environment.
+	h.Setenv("SHELL", "/bin/sh")
+	r = h.RunIn([]byte("echo \"$0 $(id -u) $CONTAINERS_GRAPHROOT\"\n"), 0, "unshare")
+	if want := "/bin/sh 0 " + filepath.Join(h.Dir, "data", "cove", "storage"); strings.TrimSpace(r.Stdout) != want {
+		t.Errorf("unshare without a command: %q, want %q", r.Stdout, want)
+	}
 	// The namespace can create files owned by subordinate IDs, and clean
 	// them up again.
 	p := filepath.Join(h.Dir, "data", "owned")
