@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -409,4 +410,42 @@ func TestPullWrongCredentials(t *testing.T) {
 		t.Errorf("push with wrong credentials: %q", r.Stderr)
 	}
 	h.imgAssertState(before, "wrong credentials")
+}
+
+// TestRunRootFallbackRefusals: an XDG_RUNTIME_DIR that is not private to
+// the user is not used (the fallback says why, at debug level), and a
+// fallback directory another user created first is refused, with exit 125
+// naming it, instead of sharing state with that user.
+func TestRunRootFallbackRefusals(t *testing.T) {
+	h := newHarness(t)
+	h.Setenv("XDG_RUNTIME_DIR", os.TempDir()) // world-writable, root's
+	r := h.Run(0, "info", "--format", "{{.Store.RunRoot}}|{{.Store.RunRootFallback}}")
+	rr, why, _ := strings.Cut(strings.TrimSpace(r.Stdout), "|")
+	if !strings.HasPrefix(filepath.Base(rr), "cove-run-") || !strings.Contains(why, "XDG_RUNTIME_DIR="+os.TempDir()+" is unusable") {
+		t.Errorf("a shared XDG_RUNTIME_DIR must not be used: %q", r.Stdout)
+	}
+	// TMPDIR moves the fallback's parent; root "squats" the user's name.
+	tmp := filepath.Join(h.Dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(tmp, 0o1777)
+	uid := os.Getuid()
+	if h.user != nil {
+		uid = h.user.uid
+	}
+	squat := filepath.Join(tmp, "cove-run-"+strconv.Itoa(uid))
+	if err := os.Mkdir(squat, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	h.Unsetenv("XDG_RUNTIME_DIR")
+	h.Setenv("TMPDIR", tmp)
+	before, _ := os.ReadDir(squat)
+	r = h.Run(125, "images")
+	if !strings.Contains(r.Stderr, squat) || !strings.Contains(r.Stderr, "XDG_RUNTIME_DIR") {
+		t.Errorf("a fallback run root owned by someone else: %q", r.Stderr)
+	}
+	if after, _ := os.ReadDir(squat); len(after) != len(before) {
+		t.Errorf("cove wrote into another user's directory: %v", after)
+	}
 }
