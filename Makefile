@@ -22,14 +22,14 @@ export CGO_ENABLED ?= 1
 # marked as a test machine.
 TEST_MACHINE := $(if $(filter true,$(CI)),1,$(COVE_TEST_MACHINE))
 
-.PHONY: all build test test-unit test-e2e lint completions check-generated docs install bench demo clean test-env fuzz
+.PHONY: all build test test-unit test-e2e lint completions check-generated check-install docs install bench demo clean test-env fuzz
 
 all: build
 
 build:
 	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/cove ./cmd/cove
 
-test: lint check-generated test-env test-unit test-e2e
+test: lint check-generated check-install test-env test-unit test-e2e
 
 lint:
 	@out=$$(gofmt -l cmd internal pkg hack); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -78,6 +78,23 @@ install: build
 	install -m 0644 completions/bash/cove $(DESTDIR)$(PREFIX)/share/bash-completion/completions/cove
 	install -m 0644 completions/zsh/_cove $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_cove
 	install -m 0644 completions/fish/cove.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/cove.fish
+
+# Installs into throwaway DESTDIRs (with a PREFIX and with an empty one)
+# and checks that every file lands where packagers expect it.
+check-install: build
+	@set -e; for prefix in /usr ""; do \
+		d=$$(mktemp -d); \
+		$(MAKE) -s install DESTDIR=$$d PREFIX=$$prefix >/dev/null; \
+		test -x $$d$$prefix/bin/cove; \
+		$$d$$prefix/bin/cove version --format '{{.Version}}' >/dev/null; \
+		test -s $$d$$prefix/share/man/man1/cove.1; \
+		test -s $$d$$prefix/share/man/man1/cove-run.1; \
+		test -s $$d$$prefix/share/bash-completion/completions/cove; \
+		test -s $$d$$prefix/share/zsh/site-functions/_cove; \
+		test -s $$d$$prefix/share/fish/vendor_completions.d/cove.fish; \
+		n=$$(find $$d -type f | wc -l); rm -rf $$d; \
+		echo "check-install: PREFIX='$$prefix': $$n files"; \
+	done
 
 bench: build
 	bash hack/bench.sh

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -286,17 +287,32 @@ func imagePruneRun(f *Factory, opts *ImagePruneOptions) error {
 		return err
 	}
 	rep, err := e.PruneImages(opts.All, opts.Filters)
-	if rep != nil && len(rep.Deleted) > 0 {
-		fmt.Fprintln(opts.IO.Out, "Deleted Images:")
-		for _, d := range rep.Deleted {
-			fmt.Fprintf(opts.IO.Out, "deleted: %s\n", d)
-		}
-		fmt.Fprintln(opts.IO.Out)
+	if rep == nil {
+		return err
 	}
-	if rep != nil {
-		fmt.Fprintf(opts.IO.Out, "Total reclaimed space: %s\n", humanBytes(rep.SpaceReclaimed))
+	lines := make([]string, len(rep.Deleted))
+	for i, d := range rep.Deleted {
+		lines[i] = "deleted: " + d
 	}
+	printPruned(opts.IO.Out, "Deleted Images:", lines, rep.SpaceReclaimed, err)
 	return err
+}
+
+// printPruned prints a prune's result as Docker does: the heading and
+// one line per removed object, a blank line, then the total (also when
+// nothing was removed, but not after a failure that removed nothing).
+func printPruned(w io.Writer, heading string, removed []string, reclaimed int64, err error) {
+	if len(removed) > 0 {
+		fmt.Fprintln(w, heading)
+		for _, r := range removed {
+			fmt.Fprintln(w, r)
+		}
+		fmt.Fprintln(w)
+	}
+	if err == nil || len(removed) > 0 {
+		// units.HumanSize (4 digits), as Docker's prune commands.
+		fmt.Fprintln(w, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
+	}
 }
 
 // confirm asks on stdin; anything but y or yes is no, including EOF.

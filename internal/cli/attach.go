@@ -169,9 +169,6 @@ func startAndAttach(ctx context.Context, f *Factory, e *engine.Engine, ref strin
 	if err != nil {
 		return err
 	}
-	// Docker's `create -i` sets StdinOnce: `echo x | start -ai C` ends
-	// C's input with its own.
-	a.StdinOnce = true
 	return attachSession(e, a, f.IO, stdin, true, keys)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,9 @@ func newCreateCmd(f *Factory, runF func(*RunOptions) error) *cobra.Command {
 				opts.Container.Entrypoint = &opts.Entrypoint
 			}
 			opts.Container.Network, opts.Container.Networks = splitNetworks(opts.Networks)
+			// Docker: -i attaches stdin, and an attached stdin is
+			// closed at the client's end (StdinOnce).
+			opts.Container.StdinOnce = opts.Container.OpenStdin
 			if runF != nil {
 				return runF(opts)
 			}
@@ -305,6 +309,16 @@ func psRun(f *Factory, opts *PsOptions) error {
 	list, err := e.ListContainers(all)
 	if err != nil {
 		return err
+	}
+	if e.OrphansHidden() > 0 && userns.Needed() && os.Getenv(userns.EnvForce) == "" {
+		// --rm containers whose cove was killed: hidden here, removed by
+		// the same ps in a namespace, where storage is reachable (rare:
+		// only after a kill -9).
+		code, err := reexecSelf([]string{userns.EnvForce + "=1"}, nil)
+		if err != nil {
+			return err
+		}
+		return &reexecDone{code: code}
 	}
 	filt, err := parsePsFilters(e, opts.Filters)
 	if err != nil {

@@ -40,10 +40,11 @@ its root: no symlink or ".." leads out of it, and archive entries that would
 leave their destination are refused.
 
 A running container is copied from and into as it runs (its volumes and
-mounts included); a stopped one through its own layer (paths under a volume
-then refer to the layer, not the volume). Files copied into a container
-belong to its root unless -a keeps the source's owners; files copied out
-belong to you.`,
+mounts included). For a stopped one, a path under one of its volumes or
+bind mounts is copied to or from that mount's source (the mount point
+nearest the path wins; nothing leads out of the source), any other path
+through the container's layer. Files copied into a container belong to its
+root unless -a keeps the source's owners; files copied out belong to you.`,
 		Args: cobra.ExactArgs(2),
 		// cp decides on the host which namespace it needs (see
 		// internal/userns/entry_linux.c).

@@ -209,14 +209,8 @@ func newContainerPruneCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ids, err := e.PruneContainers()
-			if len(ids) > 0 {
-				fmt.Fprintln(f.IO.Out, "Deleted Containers:")
-				for _, id := range ids {
-					fmt.Fprintln(f.IO.Out, id)
-				}
-				fmt.Fprintln(f.IO.Out)
-			}
+			ids, reclaimed, err := e.PruneContainers()
+			printPruned(f.IO.Out, "Deleted Containers:", ids, reclaimed, err)
 			return err
 		},
 	}

@@ -54,7 +54,7 @@ func addContainerFlags(fl *pflag.FlagSet, o *RunOptions) {
 	fl.StringArrayVarP(&c.Labels, "label", "l", nil, "set a label (KEY=VALUE)")
 	fl.StringArrayVar(&c.LabelFiles, "label-file", nil, "read labels from a file")
 	fl.StringArrayVarP(&c.Volumes, "volume", "v", nil, "bind a host path or mount a volume: [HOST-DIR|NAME:]CONTAINER-DIR[:ro|rw,z|Z,U,O,nocopy,PROPAGATION]")
-	fl.StringArrayVar(&c.Mounts, "mount", nil, "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly,bind-propagation=,volume-nocopy,tmpfs-size=,tmpfs-mode=]")
+	fl.StringArrayVar(&c.Mounts, "mount", nil, "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly,bind-propagation=,volume-nocopy,volume-opt=KEY=VALUE,tmpfs-size=,tmpfs-mode=]")
 	fl.StringVar(&c.Userns, "userns", "", "user namespace: host (default: cove's own) or keep-id[:uid=N,gid=N] (your uid and gid inside, files on binds stay yours)")
 	fl.StringArrayVar(&c.UIDMap, "uidmap", nil, "run in a user namespace of its own: CONTAINER:HOST:SIZE, HOST counted in cove's namespace (0 is you)")
 	fl.StringArrayVar(&c.GIDMap, "gidmap", nil, "group mapping, as --uidmap")
@@ -140,6 +140,13 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	// A foreground --rm container lives and dies with this process: it
+	// need not be in storage (engine/ephemeral.go).
+	opts.Container.Ephemeral = opts.Container.AutoRemove && !opts.Detach && !detachableRun(opts, f.IO)
+	opts.Container.ForRun = true
+	opts.Container.Detach = opts.Detach
+	// Docker's CLI sets StdinOnce when -i attaches stdin: not for -d.
+	opts.Container.StdinOnce = opts.Container.OpenStdin && !opts.Detach
 	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
 		return err

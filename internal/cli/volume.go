@@ -192,14 +192,8 @@ func newVolumePruneCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names, err := e.PruneVolumes(all, filters)
-			if len(names) > 0 {
-				fmt.Fprintln(f.IO.Out, "Deleted Volumes:")
-				for _, n := range names {
-					fmt.Fprintln(f.IO.Out, n)
-				}
-				fmt.Fprintln(f.IO.Out)
-			}
+			names, reclaimed, err := e.PruneVolumes(all, filters)
+			printPruned(f.IO.Out, "Deleted Volumes:", names, reclaimed, err)
 			return err
 		},
 	}

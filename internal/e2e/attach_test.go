@@ -510,17 +510,88 @@ func TestAttachStdinEOF(t *testing.T) {
 
 	monRunDetached(t, h, "-i", "--name", "cat", "cove-test/busybox", "sh", "-c", "cat; exit 6")
 	defer h.Run(0, "rm", "-f", "cat")
-	cmd, in, out := attachPiped(t, h, "attach", "cat")
-	io.WriteString(in, "once\n")
-	in.Close()
-	waitOutput(t, out, "once")
-	time.Sleep(500 * time.Millisecond)
-	if st := monInspect(t, h, "cat", "{{.State.Status}}"); st != "running" {
-		t.Fatalf("after an attach whose input ended, the run -di container is %s", st)
-	}
+	cmd, out := inputStaysOpen(t, h, "cat", "once", "attach", "cat")
 	// Like Docker's, the attach relays output until the container ends.
 	h.Run(0, "stop", "-t", "1", "cat")
 	if code := waitExit(t, cmd, "attach to a stopped container"); code != 143 && code != 137 {
 		t.Errorf("attach exit %d when the container is stopped; output %q", code, out.String())
 	}
+}
+
+// TestAttachStdinOnce: a container records Docker's StdinOnce (create -i,
+// a foreground run -i; not run -di), inspect shows it with Docker's
+// Attach* fields, and the end of an attached client's input ends the
+// container's for `attach` as for `start -ai` when it is set, and for
+// neither when it is not.
+func TestAttachStdinOnce(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	const cfg = "{{.Config.OpenStdin}} {{.Config.StdinOnce}} {{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}}"
+	h.Run(0, "create", "-i", "--name", "ci", bb, "sh", "-c", "cat; echo end; exit 3")
+	defer h.Run(0, "rm", "-f", "ci")
+	if got := monInspect(t, h, "ci", cfg); got != "true true true true true" {
+		t.Errorf("create -i: %s", got)
+	}
+	h.Run(0, "create", "--name", "cn", bb, "true")
+	if got := monInspect(t, h, "cn", cfg); got != "false false false true true" {
+		t.Errorf("create: %s", got)
+	}
+	h.Run(0, "rm", "cn")
+	h.Run(0, "run", "-d", "--name", "rd", bb, "true")
+	if got := monInspect(t, h, "rd", cfg); got != "false false false false false" {
+		t.Errorf("run -d: %s", got)
+	}
+	h.Run(0, "rm", "-f", "rd")
+	r := h.RunIn([]byte("fg\n"), 0, "run", "-i", "--name", "ri", bb, "cat")
+	if r.Stdout != "fg\n" {
+		t.Errorf("run -i: %q", r.Stdout)
+	}
+	if got := monInspect(t, h, "ri", cfg); got != "true true true true true" {
+		t.Errorf("run -i: %s", got)
+	}
+	h.Run(0, "rm", "ri")
+
+	// `echo hi | cove attach ci`: the container's cat sees the end.
+	h.Run(0, "start", "ci")
+	cmd := h.Cmd("attach", "ci")
+	cmd.Stdin = strings.NewReader("hi\n")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, "echo hi | attach of a create -i container"); code != 3 {
+		t.Fatalf("attach exit %d, want 3; stdout %q stderr %q", code, out.String(), errb.String())
+	}
+	if out.String() != "hi\nend\n" {
+		t.Errorf("attach: stdout %q", out.String())
+	}
+	if st := monInspect(t, h, "ci", "{{.State.Status}} {{.State.ExitCode}}"); st != "exited 3" {
+		t.Errorf("after the attach: %s", st)
+	}
+
+	// run -di has no StdinOnce: start -ai's input ending leaves the
+	// container's open, as in Docker.
+	monRunDetached(t, h, "-i", "--name", "di", bb, "sh", "-c", "cat; exit 6")
+	defer h.Run(0, "rm", "-f", "di")
+	h.Run(0, "stop", "-t", "0", "di")
+	sai, _ := inputStaysOpen(t, h, "di", "still", "start", "-ai", "di")
+	h.Run(0, "stop", "-t", "1", "di")
+	waitExit(t, sai, "start -ai of a stopped container")
+}
+
+// inputStaysOpen runs cove ARGS (an attach to container ctr, a `run -di`
+// one whose command is cat), sends it a line and ends its input, and
+// checks that the container still runs: no StdinOnce, its input is open.
+func inputStaysOpen(t *testing.T, h *Harness, ctr, line string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd, in, out := attachPiped(t, h, args...)
+	io.WriteString(in, line+"\n")
+	in.Close()
+	waitOutput(t, out, line)
+	time.Sleep(500 * time.Millisecond)
+	if st := monInspect(t, h, ctr, "{{.State.Status}}"); st != "running" {
+		t.Fatalf("after cove %s's input ended, the run -di container is %s", strings.Join(args, " "), st)
+	}
+	return cmd, out
 }

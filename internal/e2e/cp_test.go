@@ -262,3 +262,88 @@ func TestCpParallel(t *testing.T) {
 	}
 	h.Run(0, "rm", "c")
 }
+
+// TestCpStoppedMounts: cp to and from a stopped container goes to the
+// volume or bind mount that covers the path (the nearest mount point), as
+// Docker's does, never out of the mount's source.
+func TestCpStoppedMounts(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	hostDir := filepath.Dir(h.WriteFile("bind/old", []byte("old")))
+	hostFile := h.WriteFile("bound.txt", []byte("bound"))
+	h.WriteFile("f.txt", []byte("hello"))
+	h.WriteFile("d/sub/y", []byte("y"))
+	h.Chown(filepath.Join(h.Dir, "work", "d"))
+	h.Run(0, "create", "--name", "c",
+		"-v", "cpdata:/data", "-v", "cpinner:/data/inner", "-v", hostDir+":/b",
+		"-v", hostFile+":/etc/bound.txt", "-v", "cpro:/ro:ro",
+		bb, "sh", "-c", "cat /data/f.txt /data/sub/y /data/inner/f.txt /b/f.txt /etc/bound.txt; ls /data")
+
+	// In: a volume, a directory into it, a nested volume, a bind.
+	h.Run(0, "cp", "f.txt", "c:/data/")
+	h.Run(0, "cp", "d/sub", "c:/data")
+	h.Run(0, "cp", "f.txt", "c:/data/inner/f.txt")
+	h.Run(0, "cp", "f.txt", "c:/b")
+	if got := h.readWork("bind/f.txt"); got != "hello" {
+		t.Errorf("cp into a bind mount: the host directory has %q", got)
+	}
+	mp := func(v string) string {
+		return strings.TrimSpace(h.Run(0, "volume", "inspect", "--format", "{{.Mountpoint}}", v).Stdout)
+	}
+	if b, err := os.ReadFile(filepath.Join(mp("cpinner"), "f.txt")); err != nil || string(b) != "hello" {
+		t.Errorf("cp into the nested volume: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(mp("cpdata"), "inner")); err == nil {
+		t.Errorf("cp to /data/inner/f.txt wrote into the outer volume")
+	}
+	// A read-only mount refuses, and is left as it was.
+	r := h.Run(125, "cp", "f.txt", "c:/ro/f.txt")
+	if !strings.Contains(r.Stderr, "read-only") {
+		t.Errorf("cp into a read-only volume: %q", r.Stderr)
+	}
+	if ents, _ := os.ReadDir(mp("cpro")); len(ents) != 0 {
+		t.Errorf("the read-only volume got %d entries", len(ents))
+	}
+	// The container sees what was copied.
+	r = h.Run(0, "start", "-a", "c")
+	if want := "hello" + "y" + "hello" + "hello" + "bound" + "f.txt\ninner\nsub\n"; r.Stdout != want {
+		t.Errorf("the container sees:\n%s\nwant\n%s", r.Stdout, want)
+	}
+
+	// Out: the mount point itself by its name, its contents, a bound file.
+	h.Run(0, "cp", "c:/data", "outdata")
+	if got := h.readWork("outdata/sub/y"); got != "y" {
+		t.Errorf("outdata/sub/y = %q", got)
+	}
+	h.ownedByUser("outdata/f.txt")
+	r = h.Run(0, "cp", "c:/data/.", "-")
+	if got := strings.Join(tarNames(t, r.Stdout), " "); got != "f.txt inner/ sub/ sub/y" {
+		t.Errorf("cp c:/data/. - wrote %q", got)
+	}
+	r = h.Run(0, "cp", "c:/data", "-")
+	if names := tarNames(t, r.Stdout); len(names) == 0 || names[0] != "data/" {
+		t.Errorf("cp c:/data - wrote %q", names)
+	}
+	h.Run(0, "cp", "c:/etc/bound.txt", "out.txt")
+	if got := h.readWork("out.txt"); got != "bound" {
+		t.Errorf("cp of a bound file: %q", got)
+	}
+	h.Run(0, "cp", "c:/b/old", "old")
+	if got := h.readWork("old"); got != "old" {
+		t.Errorf("cp out of a bind: %q", got)
+	}
+
+	// A link in a volume leads nowhere outside it.
+	if err := os.Symlink("/", filepath.Join(mp("cpdata"), "esc")); err != nil {
+		t.Fatal(err)
+	}
+	h.Run(0, "cp", "f.txt", "c:/data/esc/escaped.txt")
+	if _, err := os.Stat("/escaped.txt"); err == nil {
+		os.Remove("/escaped.txt")
+		t.Fatalf("cp through a link in a volume wrote to the host's /")
+	}
+	if b, err := os.ReadFile(filepath.Join(mp("cpdata"), "escaped.txt")); err != nil || string(b) != "hello" {
+		t.Errorf("cp through a link in a volume: %q, %v (want it in the volume's root)", b, err)
+	}
+	h.Run(125, "cp", "c:/data/esc/etc/shadow", "shadow")
+}

@@ -48,6 +48,11 @@ func TestInfoRootless(t *testing.T) {
 				Length int `json:"size"`
 			} `json:"uidMap"`
 			NewUIDMap string `json:"newuidmap"`
+			Network   []struct {
+				Name    string `json:"name"`
+				Found   bool   `json:"found"`
+				Version string `json:"version"`
+			} `json:"networkBackends"`
 		} `json:"host"`
 		Store struct {
 			GraphRoot string `json:"graphRoot"`
@@ -66,6 +71,26 @@ func TestInfoRootless(t *testing.T) {
 	}
 	if len(in.Host.UIDMap) < 2 || in.Host.UIDMap[0].Inner != 0 || in.Host.UIDMap[1].Length < 65536 {
 		t.Errorf("uid map lacks the subordinate range: %+v", in.Host.UIDMap)
+	}
+	if !strings.HasSuffix(in.Host.NewUIDMap, "/newuidmap") {
+		t.Errorf("info should name newuidmap's path: %q", in.Host.NewUIDMap)
+	}
+	// hack/setup-test-env.sh installs both helpers; each is reported with a
+	// version that says something (a package version when the binary does
+	// not know its own).
+	for _, want := range []string{"pasta", "slirp4netns"} {
+		found := false
+		for _, b := range in.Host.Network {
+			if b.Name == want && b.Found {
+				found = true
+				if !strings.ContainsAny(b.Version, "0123456789") {
+					t.Errorf("network backend %s: version %q says nothing", want, b.Version)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("network backend %s not reported: %+v", want, in.Host.Network)
+		}
 	}
 	if in.Store.Driver.Driver != "overlay" || !in.Store.Driver.NativeOverlay {
 		t.Errorf("want native overlay, got %+v", in.Store.Driver)
@@ -98,6 +123,13 @@ func TestUnshareFullMapping(t *testing.T) {
 	h.Run(0, "unshare", "sh", "-c", "test $(id -u) = 0")
 	h.Run(7, "unshare", "sh", "-c", "exit 7")
 	h.Run(127, "unshare", "no-such-command-xyz")
+	// Without a command: the user's shell ($SHELL), as podman unshare, with
+	// the store's roots in the environment.
+	h.Setenv("SHELL", "/bin/sh")
+	r = h.RunIn([]byte("echo \"$0 $(id -u) $CONTAINERS_GRAPHROOT\"\n"), 0, "unshare")
+	if want := "/bin/sh 0 " + filepath.Join(h.Dir, "data", "cove", "storage"); strings.TrimSpace(r.Stdout) != want {
+		t.Errorf("unshare without a command: %q, want %q", r.Stdout, want)
+	}
 	// The namespace can create files owned by subordinate IDs, and clean
 	// them up again.
 	p := filepath.Join(h.Dir, "data", "owned")

@@ -49,6 +49,30 @@ func (h *Harness) imgID(name string) string {
 type imgStoreState struct {
 	Images string
 	Layers []string
+	Files  []string
+}
+
+// imgDiffLists returns what is only in b (added) and only in a (removed).
+func imgDiffLists(a, b []string) (added, removed []string) {
+	in := func(list []string) map[string]bool {
+		m := map[string]bool{}
+		for _, s := range list {
+			m[s] = true
+		}
+		return m
+	}
+	ina, inb := in(a), in(b)
+	for _, s := range b {
+		if !ina[s] {
+			added = append(added, s)
+		}
+	}
+	for _, s := range a {
+		if !inb[s] {
+			removed = append(removed, s)
+		}
+	}
+	return added, removed
 }
 
 func (h *Harness) imgGraphRoot() string {
@@ -116,7 +140,41 @@ func (h *Harness) imgState() imgStoreState {
 	r := h.Run(0, "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}")
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 	sort.Strings(lines)
-	return imgStoreState{Images: strings.Join(lines, "\n"), Layers: h.imgLayers()}
+	return imgStoreState{Images: strings.Join(lines, "\n"), Layers: h.imgLayers(), Files: h.imgStoreFiles()}
+}
+
+// imgStoreFiles lists every file and directory of cove's data directory
+// (the store, cove's records, its spool), with the size of regular files,
+// so that "nothing lost, nothing added" also covers what `images` and
+// layers.json do not show: a half-extracted layer directory, a spooled
+// archive, a stray image directory. Left out, because reads change them:
+// lock files, and the blob-info cache (where blobs were seen, not content).
+func (h *Harness) imgStoreFiles() []string {
+	h.t.Helper()
+	root := filepath.Join(h.Dir, "data", "cove")
+	var out []string
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case rel == "cache" || rel == "locks":
+			return filepath.SkipDir
+		case strings.HasSuffix(rel, ".lock") || strings.HasSuffix(rel, ".lock.rw"):
+			return nil
+		case rel == "tmp":
+			// The spool directory itself, made on first use; what it
+			// holds is listed.
+			return nil
+		}
+		if fi.Mode().IsRegular() {
+			rel += fmt.Sprintf(" %d", fi.Size())
+		}
+		out = append(out, rel)
+		return nil
+	})
+	return out
 }
 
 // assertState fails unless the store is exactly as before.
@@ -128,6 +186,9 @@ func (h *Harness) imgAssertState(before imgStoreState, after string) {
 	}
 	if strings.Join(now.Layers, ",") != strings.Join(before.Layers, ",") {
 		h.t.Errorf("%s: layers changed: before %v, after %v", after, before.Layers, now.Layers)
+	}
+	if added, removed := imgDiffLists(before.Files, now.Files); len(added)+len(removed) > 0 {
+		h.t.Errorf("%s: files in the store changed: added %v, removed %v", after, added, removed)
 	}
 }
 

@@ -3,9 +3,14 @@
 package e2e
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -318,5 +323,36 @@ func TestPullProgressTerminal(t *testing.T) {
 	}
 	if strings.Contains(s, " done (") {
 		t.Errorf("a terminal gets bars, not the one-line-per-layer log: %q", s)
+	}
+}
+
+// TestPullLayersInParallel: a registry that answers each blob slowly sees
+// the layers of one image requested at the same time, not one by one. A
+// proxy in front of the test registry counts the blob requests in flight.
+func TestPullLayersInParallel(t *testing.T) {
+	reg := Registry(t)
+	target, _ := url.Parse("http://" + reg)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var inFlight, most atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	h := newHarness(t)
+	via := strings.TrimPrefix(srv.URL, "http://")
+	h.Run(0, "pull", "-q", via+"/cove-test/multi")
+	if got := most.Load(); got < 2 {
+		t.Errorf("multi's 3 layers were fetched one at a time (at most %d blob request in flight)", got)
 	}
 }

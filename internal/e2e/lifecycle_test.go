@@ -105,8 +105,13 @@ func TestLifecycleRenamePruneExists(t *testing.T) {
 	h.Run(1, "container", "exists", "ren-a")
 	h.Run(0, "container", "exists", "ren-c")
 	r = h.Run(0, "container", "prune", "-f")
-	if !strings.Contains(r.Stdout, "Deleted Containers:") {
+	if !strings.HasPrefix(r.Stdout, "Deleted Containers:\n") || !strings.Contains(r.Stdout, "\n\nTotal reclaimed space: ") {
 		t.Errorf("prune output: %q", r.Stdout)
+	}
+	// Nothing to prune: Docker still prints the total.
+	r = h.Run(0, "container", "prune", "-f")
+	if r.Stdout != "Total reclaimed space: 0B\n" {
+		t.Errorf("prune of nothing: %q", r.Stdout)
 	}
 	r = h.Run(0, "ps", "-aq")
 	if strings.TrimSpace(r.Stdout) != "" {

@@ -131,14 +131,22 @@ func TestVolumeCommands(t *testing.T) {
 	// without a name makes a named volume with a random name, as in
 	// Docker); -a also the named ones.
 	r = h.Run(0, "volume", "prune", "-f")
-	if r.Stdout != "" {
+	if r.Stdout != "Total reclaimed space: 0B\n" {
 		t.Errorf("prune without anonymous volumes: %q", r.Stdout)
 	}
 	if got := volumeNames(h); strings.Join(got, ",") != anon+",tmp1,v1" {
 		t.Errorf("after prune: %q (created %s)", got, anon)
 	}
+	// Docker's total: the content's size (1200 bytes, a second link
+	// to the same file counted once).
+	if err := os.WriteFile(filepath.Join(mp, "f"), make([]byte, 1200), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(mp, "f"), filepath.Join(mp, "g")); err != nil {
+		t.Fatal(err)
+	}
 	r = h.Run(0, "volume", "prune", "-f", "-a", "--filter", "label=team=a")
-	if r.Stdout != "Deleted Volumes:\nv1\n\n" {
+	if r.Stdout != "Deleted Volumes:\nv1\n\nTotal reclaimed space: 1.2kB\n" {
 		t.Errorf("prune -a --filter: %q", r.Stdout)
 	}
 	if got := volumeNames(h); strings.Join(got, ",") != anon+",tmp1" {
@@ -443,4 +451,66 @@ func subordinateStart(t *testing.T, file, name string) uint32 {
 		}
 	}
 	return 0
+}
+
+// --mount type=volume,volume-opt=KEY=VALUE creates the volume with those
+// options, as `volume create --opt` (Docker passes them to the local
+// driver); a volume that exists keeps its own, as in Docker.
+func TestVolumeMountVolumeOpt(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	tmpfsAt := func(r Result) string {
+		for _, l := range strings.Split(r.Stdout, "\n") {
+			if f := strings.Fields(l); len(f) >= 4 && f[1] == "/t" {
+				return f[2] + " " + f[3]
+			}
+		}
+		return ""
+	}
+	r := h.Run(0, "run", "--rm", "--mount", "type=volume,src=vo1,dst=/t,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=10m", bb, "cat", "/proc/mounts")
+	if got := tmpfsAt(r); !strings.HasPrefix(got, "tmpfs ") || !strings.Contains(got, "size=10240k") {
+		t.Errorf("volume-opt tmpfs of 10m: /t is %q", got)
+	}
+	r = h.Run(0, "volume", "inspect", "--format", "{{.Options.type}} {{.Options.device}} {{.Options.o}}", "vo1")
+	if r.Stdout != "tmpfs tmpfs size=10m\n" {
+		t.Errorf("volume inspect: %q", r.Stdout)
+	}
+	// Existing: the options given now are ignored.
+	r = h.Run(0, "run", "--rm", "--mount", "type=volume,src=vo1,dst=/t,volume-opt=type=tmpfs,volume-opt=o=size=20m", bb, "cat", "/proc/mounts")
+	if got := tmpfsAt(r); !strings.Contains(got, "size=10240k") {
+		t.Errorf("an existing volume's options should stay: /t is %q", got)
+	}
+	// An anonymous volume takes them too (a quoted value with commas).
+	r = h.Run(0, "run", "--rm", "--mount", `type=volume,dst=/t,"volume-opt=o=size=1m,mode=700",volume-opt=type=tmpfs`, bb, "cat", "/proc/mounts")
+	if got := tmpfsAt(r); !strings.Contains(got, "size=1024k") || !strings.Contains(got, "mode=700") {
+		t.Errorf("anonymous volume with volume-opt: /t is %q", got)
+	}
+	// A bind volume from volume-opt.
+	dir := h.WriteFile("bindsrc/hello", []byte("hi\n"))
+	r = h.Run(0, "run", "--rm", "--mount", "type=volume,src=vo2,dst=/t,volume-opt=type=none,volume-opt=o=bind,volume-opt=device="+filepath.Dir(dir), bb, "cat", "/t/hello")
+	if r.Stdout != "hi\n" {
+		t.Errorf("bind volume from volume-opt: %q", r.Stdout)
+	}
+
+	// Bad options: exit 125 naming them; no volume, no container.
+	before := volumeNames(h)
+	for _, bad := range []string{
+		"type=volume,src=vo3,dst=/t,volume-opt=type=nfs",
+		"type=volume,src=vo3,dst=/t,volume-opt=colour=red",
+		"type=volume,src=vo3,dst=/t,volume-opt=type=tmpfs,volume-opt=o=size=lots",
+		"type=volume,src=vo3,dst=/t,volume-opt=type=bind",
+		"type=volume,src=vo3,dst=/t,volume-opt=nokey",
+		"type=bind,src=/tmp,dst=/t,volume-opt=type=tmpfs",
+	} {
+		r := h.Run(125, "run", "--rm", "--mount", bad, bb, "true")
+		if !strings.Contains(r.Stderr, "volume-opt") || !strings.Contains(r.Stderr, bad) {
+			t.Errorf("--mount %s: %q", bad, r.Stderr)
+		}
+	}
+	if got := volumeNames(h); strings.Join(got, ",") != strings.Join(before, ",") {
+		t.Errorf("bad volume-opt changed the volumes: %q, was %q", got, before)
+	}
+	if r := h.Run(0, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("bad volume-opt left containers: %q", r.Stdout)
+	}
 }

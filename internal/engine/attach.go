@@ -57,10 +57,12 @@ type Attachment struct {
 	// exit, and Copy returns once it has.
 	AutoRemove bool
 	// StdinOnce makes the end of Copy's stdin the end of the container's
-	// (a pipe's; a terminal's end is ^D, a byte like any other): Docker's
-	// StdinOnce, which a `create -i` container started with `start -ai`
-	// has, and a `run -di` container attached later has not; so a script's
-	// `cove attach C &` (stdin /dev/null) does not end C's input.
+	// (a pipe's; a terminal's end is ^D, a byte like any other): the
+	// container's recorded StdinOnce (Docker's), which `create -i` and a
+	// foreground `run -i` set and `run -di` does not; so a script's
+	// `cove attach C &` (stdin /dev/null) does not end a `run -di`
+	// container's input. The monitor closes the container's stdin at the
+	// first client's end.
 	StdinOnce bool
 	conn      *net.UnixConn
 	closeOnce sync.Once
@@ -107,7 +109,7 @@ func (e *Engine) Attach(ref string) (*Attachment, error) {
 		}
 		return nil, fmt.Errorf("attaching to container %s: %w", c.Name, err)
 	}
-	return &Attachment{ID: c.ID, Name: c.Name, Tty: rec.Options.Tty, OpenStdin: rec.Options.OpenStdin, AutoRemove: rec.Options.AutoRemove, conn: conn, e: e}, nil
+	return &Attachment{ID: c.ID, Name: c.Name, Tty: rec.Options.Tty, OpenStdin: rec.Options.OpenStdin, StdinOnce: rec.Options.StdinOnce, AutoRemove: rec.Options.AutoRemove, conn: conn, e: e}, nil
 }
 
 // dialAttach connects to DIR/attach through /proc/self/fd: a socket

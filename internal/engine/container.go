@@ -28,27 +28,30 @@ import (
 // raw in the container's record and parsed by internal/spec, so that a
 // container is validated the same way at create and at every start.
 type ContainerOptions struct {
-	Image       string   `json:"Image"`
-	Name        string   `json:"Name,omitempty"`
-	Args        []string `json:"Args,omitempty"`
-	Entrypoint  *string  `json:"Entrypoint,omitempty"`
-	Env         []string `json:"Env,omitempty"`
-	EnvFiles    []string `json:"EnvFiles,omitempty"`
-	Workdir     string   `json:"Workdir,omitempty"`
-	User        string   `json:"User,omitempty"`
-	GroupAdd    []string `json:"GroupAdd,omitempty"`
-	Hostname    string   `json:"Hostname,omitempty"`
-	Labels      []string `json:"Labels,omitempty"`
-	LabelFiles  []string `json:"LabelFiles,omitempty"`
-	Volumes     []string `json:"Volumes,omitempty"`
-	Mounts      []string `json:"Mounts,omitempty"`
-	Tmpfs       []string `json:"Tmpfs,omitempty"`
-	ReadOnly    bool     `json:"ReadOnly,omitempty"`
-	Privileged  bool     `json:"Privileged,omitempty"`
-	Init        bool     `json:"Init,omitempty"`
-	Tty         bool     `json:"Tty,omitempty"`
-	OpenStdin   bool     `json:"OpenStdin,omitempty"`
-	AutoRemove  bool     `json:"AutoRemove,omitempty"`
+	Image      string   `json:"Image"`
+	Name       string   `json:"Name,omitempty"`
+	Args       []string `json:"Args,omitempty"`
+	Entrypoint *string  `json:"Entrypoint,omitempty"`
+	Env        []string `json:"Env,omitempty"`
+	EnvFiles   []string `json:"EnvFiles,omitempty"`
+	Workdir    string   `json:"Workdir,omitempty"`
+	User       string   `json:"User,omitempty"`
+	GroupAdd   []string `json:"GroupAdd,omitempty"`
+	Hostname   string   `json:"Hostname,omitempty"`
+	Labels     []string `json:"Labels,omitempty"`
+	LabelFiles []string `json:"LabelFiles,omitempty"`
+	Volumes    []string `json:"Volumes,omitempty"`
+	Mounts     []string `json:"Mounts,omitempty"`
+	Tmpfs      []string `json:"Tmpfs,omitempty"`
+	ReadOnly   bool     `json:"ReadOnly,omitempty"`
+	Privileged bool     `json:"Privileged,omitempty"`
+	Init       bool     `json:"Init,omitempty"`
+	Tty        bool     `json:"Tty,omitempty"`
+	OpenStdin  bool     `json:"OpenStdin,omitempty"`
+	AutoRemove bool     `json:"AutoRemove,omitempty"`
+	// Ephemeral asks for a container outside storage (ephemeral.go):
+	// only a foreground run --rm, whose whole life is one process's.
+	Ephemeral   bool     `json:"-"`
 	CapAdd      []string `json:"CapAdd,omitempty"`
 	CapDrop     []string `json:"CapDrop,omitempty"`
 	SecurityOpt []string `json:"SecurityOpt,omitempty"`
@@ -92,6 +95,18 @@ type ContainerOptions struct {
 	// Health holds the --health-* flags and --no-healthcheck (see
 	// health.go).
 	Health HealthOptions `json:"Health,omitzero"`
+	// StdinOnce is Docker's: the end of an attached client's input ends
+	// the container's. Set for -i by `create` and by a `run` that is not
+	// detached (Docker's CLI: -i attaches stdin, and an attached stdin
+	// is closed at the client's end); not by `run -di`.
+	StdinOnce bool `json:"StdinOnce,omitempty"`
+	// Detach is run -d, for inspect's Config.Attach* (Docker clears them
+	// for a detached run).
+	Detach bool `json:"Detach,omitempty"`
+	// ForRun says the creating process (`run`, not `create`) starts the
+	// container itself: with AutoRemove it is recorded as the remover,
+	// so that its death before a supervisor takes over leaves nothing.
+	ForRun bool `json:"-"`
 }
 
 // containerRecord is the engine's part of a container's state record.
@@ -102,6 +117,11 @@ type containerRecord struct {
 	ImageConfig imgspecv1.ImageConfig `json:"ImageConfig"`
 	StorageID   string                `json:"StorageID"`
 	Hostname    string                `json:"Hostname"`
+	// Ephemeral: no storage container; the overlay over the image's
+	// layer directories LowerDirs (top first) is cove's own (see
+	// ephemeral.go).
+	Ephemeral bool     `json:"Ephemeral,omitempty"`
+	LowerDirs []string `json:"LowerDirs,omitempty"`
 	// Parsed is the validated form of Options, for inspect.
 	Parsed parsedOptions `json:"Parsed"`
 	// AnonymousVolumes are the volumes created for this container (-v
@@ -183,6 +203,9 @@ func parseOptions(o *ContainerOptions) (*parsedOptions, error) {
 		m, err := spec.ParseMount(v)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := parseVolumeOpts("volume-opt", m.VolumeOptions); err != nil {
+			return nil, errdefs.InvalidArgument("--mount %q: %s", v, strings.TrimPrefix(err.Error(), errdefs.ErrInvalidArgument.Error()+": "))
 		}
 		if err := addMount(m, "--mount", v); err != nil {
 			return nil, err
@@ -373,16 +396,32 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	// (no sync of the upper directory): a crash can lose them, and a
 	// container that is removed when it exits has nothing to lose. Podman
 	// does the same. Saves about 15 ms of fsyncs per run.
-	sc, err := st.CreateContainer(id, nil, img.ID, "", "", storage.ContainerCreation(o.AutoRemove))
-	if err != nil {
-		return "", fmt.Errorf("creating the container's layer: %w", err)
+	ephemeral := o.Ephemeral && o.AutoRemove && e.canBeEphemeral(&o)
+	var lowerDirs []string
+	if ephemeral {
+		lowerDirs, ephemeral = e.ephemeralLowerDirs(img.TopLayer)
 	}
-	phase("create: layer created")
-	defer func() {
-		if err != nil {
-			st.DeleteContainer(sc.ID)
+	var remover *state.Process
+	metadata := ""
+	if o.AutoRemove && o.ForRun {
+		remover = selfProcess()
+		md, _ := json.Marshal(layerMetadata{Remover: remover})
+		metadata = string(md)
+	}
+	storageID := ""
+	if !ephemeral {
+		sc, cerr := st.CreateContainer(id, nil, img.ID, "", metadata, storage.ContainerCreation(o.AutoRemove))
+		if cerr != nil {
+			return "", fmt.Errorf("creating the container's layer: %w", cerr)
 		}
-	}()
+		storageID = sc.ID
+		phase("create: layer created")
+		defer func() {
+			if err != nil {
+				st.DeleteContainer(sc.ID)
+			}
+		}()
+	}
 	hostname := o.Hostname
 	if hostname == "" {
 		hostname = id[:12]
@@ -391,12 +430,16 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if len(img.Names) > 0 {
 		imgName = img.Names[0]
 	}
-	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: sc.ID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon}
+	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: storageID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon, Ephemeral: ephemeral}
+	if ephemeral {
+		rec.LowerDirs = lowerDirs
+	}
 	raw, err := json.Marshal(&rec)
 	if err != nil {
 		return "", err
 	}
 	c := &state.Container{ID: id, Name: name, Created: time.Now().UTC(), Config: raw, State: state.State{Status: state.Created}}
+	c.State.Remover = remover
 	err = e.attachAtCreate(id, parsed, func() error {
 		return e.recordWithVolumes(stores, func() error {
 			for attempt := 0; ; attempt++ {
@@ -411,6 +454,15 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	})
 	if err != nil {
 		return "", err
+	}
+	if ephemeral {
+		// Image removal checks records, and this one exists now; an rmi
+		// that came between the image's lookup and the record is seen
+		// here instead.
+		if _, ierr := st.Image(img.ID); ierr != nil {
+			e.RemoveContainer(id, true)
+			return "", fmt.Errorf("image %s was removed meanwhile: %w", o.Image, ierr)
+		}
 	}
 	phase("create: recorded")
 	return id, nil

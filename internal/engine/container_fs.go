@@ -32,6 +32,9 @@ func (e *Engine) DiffContainer(ref string) ([]ContainerChange, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rec.Ephemeral {
+		return nil, errEphemeral(ref)
+	}
 	st, err := e.Store()
 	if err != nil {
 		return nil, err
@@ -79,6 +82,9 @@ func (e *Engine) ExportContainer(ref string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if rec.Ephemeral {
+		return errEphemeral(c.Name)
+	}
 	st, err := e.Store()
 	if err != nil {
 		return err
@@ -119,6 +125,9 @@ func (e *Engine) CommitContainer(ctx context.Context, o CommitOptions) (string, 
 	c, rec, err := e.lookupReconciled(o.Container)
 	if err != nil {
 		return "", err
+	}
+	if rec.Ephemeral {
+		return "", errEphemeral(c.Name)
 	}
 	// A bad --change fails before anything is read or paused.
 	dry := containerImageConfig(rec)
@@ -210,6 +219,11 @@ func (e *Engine) ContainerSize(ref string) (rw, rootFs int64, err error) {
 }
 
 func (e *Engine) containerSize(rec *containerRecord) (rw, rootFs int64, err error) {
+	if rec.Ephemeral {
+		// Sizes come from storage's layers, which this container has
+		// none of: report nothing rather than fail a listing.
+		return 0, 0, nil
+	}
 	st, err := e.Store()
 	if err != nil {
 		return 0, 0, err

@@ -158,6 +158,17 @@ func mappedIDs(file string) uint32 {
 // path: storage's mount, or for a container with its own user namespace
 // the same layers through fuse-overlayfs with the container's ID mapping.
 func (e *Engine) mountRootfs(c *state.Container, rec *containerRecord) (string, error) {
+	if rec.Ephemeral {
+		stores, err := e.States()
+		if err != nil {
+			return "", err
+		}
+		rootfs, err := e.mountEphemeral(stores.Dir(c.ID), rec)
+		if err != nil {
+			return "", fmt.Errorf("container %s: %w", c.Name, err)
+		}
+		return rootfs, nil
+	}
 	st, err := e.Store()
 	if err != nil {
 		return "", err

@@ -73,6 +73,7 @@ func (e *Engine) completeMounts(p *parsedOptions, img imgspecv1.ImageConfig, vol
 			// The other container copied the image content already, or
 			// chose not to; and it owns any ownership change.
 			m.NoCopy, m.Chown, m.CreateSource = m.Type == spec.MountVolume, false, false
+			m.VolumeOptions = nil
 			p.Mounts = append(p.Mounts, m)
 			// Its anonymous volumes become this container's too: the last
 			// `rm -v` of the containers sharing one removes it (Docker).
@@ -103,7 +104,13 @@ func ensureVolumes(vs *volume.Store, mounts []spec.Mount, anon []string) ([]stri
 		if m.Type != spec.MountVolume {
 			continue
 		}
-		v := volume.Volume{Name: m.Source}
+		// --mount volume-opt: options for a volume made here, checked by
+		// parseOptions; an existing volume keeps its own (Docker).
+		opts, err := parseVolumeOpts("volume-opt", m.VolumeOptions)
+		if err != nil {
+			return created, err
+		}
+		v := volume.Volume{Name: m.Source, Options: opts}
 		if slices.Contains(anon, m.Source) {
 			v.Anonymous = true
 			v.Labels = map[string]string{volume.AnonymousLabel: ""}
@@ -166,7 +173,7 @@ func (e *Engine) volumeMounts(mounts []spec.Mount, rootfs string) ([]spec.Mount,
 			}
 			m.Source = vs.DataDir(v.Name)
 		}
-		m.Type, m.NoCopy = spec.MountBind, false
+		m.Type, m.NoCopy, m.VolumeOptions = spec.MountBind, false, nil
 		out = append(out, m)
 	}
 	return out, nil

@@ -343,8 +343,8 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 		labels[k] = v
 	}
 	in.Config = InspectContainerConfig{
-		Hostname: rec.Hostname, User: user, Tty: o.Tty, OpenStdin: o.OpenStdin, AttachStdout: true, AttachStderr: true,
-		AttachStdin: o.OpenStdin, Env: nonNilStrings(env), Cmd: cmd, Image: o.Image, Volumes: rec.ImageConfig.Volumes,
+		Hostname: rec.Hostname, User: user, Tty: o.Tty, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce,
+		AttachStdout: !o.Detach, AttachStderr: !o.Detach, AttachStdin: o.OpenStdin && !o.Detach, Env: nonNilStrings(env), Cmd: cmd, Image: o.Image, Volumes: rec.ImageConfig.Volumes,
 		WorkingDir: workdir, Entrypoint: entry, Labels: labels, StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		ExposedPorts: map[string]struct{}{}, Healthcheck: p.Healthcheck,
 	}

@@ -132,8 +132,10 @@ func (e *Engine) PrepareCopyJoin(ref string) (*CopyJoin, error) {
 // containerRoot returns a descriptor of the container's root directory and
 // a function that releases it: the live root of a running container (in
 // the joined namespace, or as real root), else its layer mounted from
-// storage.
-func (e *Engine) containerRoot(ref string) (int, func(), error) {
+// storage; but for a stopped container's path under one of its volumes or
+// binds, the mount's source, with the path rewritten relative to it
+// (copy_mounts.go).
+func (e *Engine) containerRoot(ref string, end *copyEnd, toContainer bool) (int, func(), error) {
 	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return -1, nil, err
@@ -174,6 +176,14 @@ func (e *Engine) containerRoot(ref string) (int, func(), error) {
 		}
 		return fd, func() { unix.Close(fd) }, nil
 	}
+	mnt, err := e.stoppedMountRoot(c.Name, rec.Parsed.Mounts, end.path, toContainer)
+	if err != nil {
+		return -1, nil, err
+	}
+	if mnt.fd >= 0 {
+		end.path, end.top = mnt.path, mnt.top
+		return mnt.fd, func() { unix.Close(mnt.fd) }, nil
+	}
 	st, err := e.Store()
 	if err != nil {
 		return -1, nil, err
@@ -207,22 +217,23 @@ func (e *Engine) Copy(o CopyOptions) (*CopyResult, error) {
 			return nil, err
 		}
 	}
-	rootFd, release, err := e.containerRoot(o.Container)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	hostRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(hostRoot)
 	ctrPath := o.ContainerPath
 	if !strings.HasPrefix(ctrPath, "/") {
 		// Docker: container paths are relative to the container's root.
 		ctrPath = "/" + ctrPath
 	}
-	ctrName := o.Container + ":" + o.ContainerPath
+	dst := copyEnd{path: ctrPath, name: o.Container + ":" + o.ContainerPath}
+	rootFd, release, err := e.containerRoot(o.Container, &dst, o.ToContainer)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	dst.root = rootFd
+	hostRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(hostRoot)
 	hostPath := o.HostPath
 	if hostPath != "-" && !strings.HasPrefix(hostPath, "/") {
 		wd, err := os.Getwd()
@@ -234,7 +245,6 @@ func (e *Engine) Copy(o CopyOptions) (*CopyResult, error) {
 		hostPath = strings.TrimSuffix(wd, "/") + "/" + hostPath
 	}
 	src := copyEnd{root: hostRoot, path: hostPath, name: o.HostPath}
-	dst := copyEnd{root: rootFd, path: ctrPath, name: ctrName}
 	if !o.ToContainer {
 		src, dst = dst, src
 	}
@@ -281,10 +291,12 @@ func (c *countingWriter) result(err error) (*CopyResult, error) {
 }
 
 // copyEnd is one side of a copy: a path resolved inside root; name is what
-// the user typed, for messages.
+// the user typed, for messages. top is set when root is a mount's source
+// and the user's path named its mount point (or the file bound there):
+// that entry's name in the container.
 type copyEnd struct {
-	root       int
-	path, name string
+	root            int
+	path, name, top string
 }
 
 // copySource is an opened source.
@@ -320,7 +332,13 @@ func openSource(src copyEnd, follow bool) (*copySource, error) {
 		unix.Close(fd)
 		return nil, errdefs.InvalidArgument("%s: not a directory", src.name)
 	}
-	if clean == "/" {
+	switch {
+	case src.top != "":
+		// A mount point of a stopped container: its source's root (or
+		// bound file) stands for the entry named top.
+		s.base = src.top
+		s.contents = s.isDir && strings.HasSuffix(src.path, "/.")
+	case clean == "/":
 		s.base = "rootfs"
 	}
 	return s, nil
@@ -548,8 +566,7 @@ func (e *Engine) checkWritableTarget(ref, ctrPath string) error {
 	}
 	target := path.Clean("/" + ctrPath)
 	for _, m := range rec.Parsed.Mounts {
-		d := path.Clean(m.Destination)
-		if !m.ReadOnly && (target == d || strings.HasPrefix(target, strings.TrimSuffix(d, "/")+"/")) {
+		if !m.ReadOnly && pathUnder(target, path.Clean(m.Destination)) {
 			return nil
 		}
 	}

@@ -4,6 +4,9 @@
 package engine
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/cove-run/cove/internal/config"
 	"github.com/cove-run/cove/internal/state"
 	"github.com/cove-run/cove/internal/storage"
@@ -21,6 +24,11 @@ type Engine struct {
 	states   *state.Store
 	volumes  *volume.Store
 	networks *usernet.Store
+	// orphanMu orders the removals of orphaned --rm containers (ps
+	// reconciles containers from several goroutines); orphans counts
+	// those a host-side process could only hide (autoremove.go).
+	orphanMu sync.Mutex
+	orphans  atomic.Int32
 }
 
 // New returns an engine; the store is opened on first use.

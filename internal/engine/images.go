@@ -47,7 +47,7 @@ func (e *Engine) Images() (*image.Service, error) {
 }
 
 func (e *Engine) imageOptions() image.Options {
-	return image.Options{StateRoot: e.Config.StateRoot, OS: e.Platform.OS, Arch: e.Platform.Arch, Variant: e.Platform.Variant}
+	return image.Options{StateRoot: e.Config.StateRoot, OS: e.Platform.OS, Arch: e.Platform.Arch, Variant: e.Platform.Variant, MoreUsers: e.ephemeralUsers}
 }
 
 // Pull pulls an image and returns the IDs pulled.
@@ -115,6 +115,7 @@ func (e *Engine) RemoveImages(names []string, force bool) ([]RemoveResult, error
 	if err != nil {
 		return nil, err
 	}
+	e.sweepOrphans()
 	return svc.Remove(names, force), nil
 }
 
@@ -164,6 +165,7 @@ func (e *Engine) PruneImages(all bool, filters []string) (*PruneReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.sweepOrphans()
 	return svc.Prune(all, f)
 }
 

@@ -184,7 +184,27 @@ func probeBackend(name, pkg string) Backend {
 	if err == nil {
 		b.Version = firstLine(string(out))
 	}
+	// Distribution builds of pasta (Debian 12's among them) print "pasta
+	// unknown version": the package's version is what identifies them.
+	if !strings.ContainsAny(b.Version, "0123456789") {
+		if v := packageVersion(pkg); v != "" {
+			b.Version = "package " + pkg + " " + v
+		}
+	}
 	return b
+}
+
+// packageVersion asks dpkg, else rpm, for an installed package's version.
+func packageVersion(pkg string) string {
+	for _, c := range [][]string{
+		{"dpkg-query", "-W", "-f=${Version}", pkg},
+		{"rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", pkg},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).Output(); err == nil && len(out) > 0 {
+			return firstLine(string(out))
+		}
+	}
+	return ""
 }
 
 func firstLine(s string) string {

@@ -475,6 +475,11 @@ func (l *launcher) start(fresh bool) error {
 		s.PidStart = pidStartTime(l.pid)
 		s.BootID = bootID()
 		s.MonitorPid = os.Getpid()
+		if rec.Options.AutoRemove {
+			// The launcher keeps its PID and start time through its
+			// execs into the monitor and back.
+			s.Remover = selfProcess()
+		}
 		s.ExitCode = 0
 		s.Error = ""
 		s.StartedAt = time.Now().UTC()

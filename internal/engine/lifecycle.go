@@ -294,18 +294,22 @@ func (e *Engine) RenameContainer(ref, newName string) error {
 }
 
 // PruneContainers removes every container that is not running and returns
-// their IDs.
-func (e *Engine) PruneContainers() ([]string, error) {
+// their IDs and the space their layers took.
+func (e *Engine) PruneContainers() ([]string, int64, error) {
+	e.sweepOrphans()
 	list, err := e.ListContainers(true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var removed []string
+	var reclaimed int64
 	var errs []error
 	for _, c := range list {
 		if isRunning(c.State.Status) || c.State.Status == state.Restarting {
 			continue
 		}
+		// Docker's reclaimed space is the containers' own layers.
+		size, _, _ := e.ContainerSize(c.ID)
 		if _, err := e.RemoveContainer(c.ID, false); err != nil {
 			if errors.Is(err, errdefs.ErrInvalidState) || errors.Is(err, errdefs.ErrNotFound) {
 				continue
@@ -314,15 +318,18 @@ func (e *Engine) PruneContainers() ([]string, error) {
 			continue
 		}
 		removed = append(removed, c.ID)
+		reclaimed += size
 	}
-	return removed, errors.Join(errs...)
+	return removed, reclaimed, errors.Join(errs...)
 }
 
 // waitNetworkHelperGone waits until the network helper recorded in a
 // container's directory has exited (at most timeout).
 func waitNetworkHelperGone(ctx context.Context, dir string, timeout time.Duration) {
 	ns, ok := readNetState(dir)
-	if !ok || ns.Pid <= 0 {
+	// Only published ports need the helper gone before we return; its
+	// exit takes 20-30 ms (see network.Helper.Kill).
+	if !ok || ns.Pid <= 0 || len(ns.Ports) == 0 {
 		return
 	}
 	waitPidfd(ctx, &state.State{Pid: ns.Pid, PidStart: ns.Start}, timeout)

@@ -413,7 +413,9 @@ func stopOwnNetwork(dir string) {
 		// Another launcher's run (the container was started again).
 		return
 	}
-	if network.StopRecorded(ns.Pid, ns.Start, func(ppid int) bool { return ppid == self }) {
+	// Without published ports nobody needs the helper gone at once: the
+	// monitor (after a restart's execve) or init reaps it.
+	if network.StopRecorded(ns.Pid, ns.Start, func(ppid int) bool { return ppid == self }, len(ns.Ports) == 0) {
 		os.Remove(filepath.Join(dir, netStateFile))
 	}
 }
@@ -428,7 +430,7 @@ func stopOrphanedNetwork(dir string) {
 	if !ok {
 		return
 	}
-	if network.StopRecorded(ns.Pid, ns.Start, func(ppid int) bool { return ppid != ns.Parent }) {
+	if network.StopRecorded(ns.Pid, ns.Start, func(ppid int) bool { return ppid != ns.Parent }, false) {
 		os.Remove(filepath.Join(dir, netStateFile))
 	}
 }

@@ -174,6 +174,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 		// This process supervises a foreground container: it relays
 		// signals that other cove processes cannot deliver themselves.
 		s.MonitorPid = os.Getpid()
+		if rec.Options.AutoRemove {
+			s.Remover = selfProcess()
+		}
 		s.StoppedByUser = false
 		s.PidStart = pidStartTime(pid)
 		s.BootID = bootID()
@@ -195,7 +198,21 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 // reconciled reads a container and corrects a state that outlived its
 // process: a "running" container whose process is gone (its cove was
 // killed, or the machine rebooted) is exited.
+//
+// A --rm container whose remover was killed is removed here (see
+// removeOrphan) and reported as not existing.
 func (e *Engine) reconciled(id string) (*state.Container, error) {
+	c, err := e.reconciledState(id)
+	if err != nil || !orphanedAutoRemove(c) {
+		return c, err
+	}
+	if err := e.removeOrphan(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (e *Engine) reconciledState(id string) (*state.Container, error) {
 	stores, err := e.States()
 	if err != nil {
 		return nil, err
@@ -313,6 +330,16 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 	if err != nil {
 		return "", err
 	}
+	return e.removeContainerNow(c, force, volumes)
+}
+
+// removeContainerNow is removeContainer of a container already looked up.
+func (e *Engine) removeContainerNow(c *state.Container, force, volumes bool) (string, error) {
+	stores, err := e.States()
+	if err != nil {
+		return "", err
+	}
+	id := c.ID
 	if c.State.Status == state.Running || c.State.Status == state.Paused {
 		if !force {
 			return "", fmt.Errorf("cannot remove container %s: it is running: stop it first, or use -f: %w", c.Name, errdefs.ErrInvalidState)
@@ -338,18 +365,24 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 	}); err != nil && !errors.Is(err, errdefs.ErrInvalidState) {
 		return "", err
 	}
-	st, err := e.Store()
-	if err != nil {
-		return "", err
+	if rec.Ephemeral {
+		// Its upper directory goes with the record's directory.
+		unmountEphemeral(stores, id)
+		unmountOverlays(stores.Dir(id))
+	} else {
+		st, err := e.Store()
+		if err != nil {
+			return "", err
+		}
+		phase("rm: store opened")
+		st.Unmount(rec.StorageID, true)
+		unmountOverlays(stores.Dir(id))
+		phase("rm: unmounted")
+		if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
+			return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
+		}
+		phase("rm: layer deleted")
 	}
-	phase("rm: store opened")
-	st.Unmount(rec.StorageID, true)
-	unmountOverlays(stores.Dir(id))
-	phase("rm: unmounted")
-	if err := st.DeleteContainer(rec.StorageID); err != nil && !isStorageNotFound(err) {
-		return "", fmt.Errorf("removing the layer of container %s: %w", c.Name, err)
-	}
-	phase("rm: layer deleted")
 	if err := stores.Delete(id); err != nil {
 		return "", err
 	}

@@ -47,26 +47,27 @@ type VolumeCreateOptions struct {
 	Opts []string
 }
 
-// parseVolumeOpts validates --opt values, the local driver's options:
+// parseVolumeOpts validates --opt values (flag names them in errors:
+// --opt, or --mount's volume-opt), the local driver's options:
 //
 //	type=tmpfs [o=size=64m,mode=1777,...]   a fresh tmpfs at every use
 //	type=bind|none, o=bind, device=/abs/dir  a bind of a host directory
 //
 // Anything else is an error naming the option.
-func parseVolumeOpts(raw []string) (map[string]string, error) {
+func parseVolumeOpts(flag string, raw []string) (map[string]string, error) {
 	opts := map[string]string{}
 	for _, r := range raw {
 		k, v, ok := strings.Cut(r, "=")
 		if !ok || k == "" || v == "" {
-			return nil, errdefs.InvalidArgument("--opt %q: expected KEY=VALUE", r)
+			return nil, errdefs.InvalidArgument("%s %q: expected KEY=VALUE", flag, r)
 		}
 		switch k {
 		case "type", "device", "o":
 		default:
-			return nil, errdefs.InvalidArgument("--opt %q: unknown option %q (the local driver takes type, device and o)", r, k)
+			return nil, errdefs.InvalidArgument("%s %q: unknown option %q (the local driver takes type, device and o)", flag, r, k)
 		}
 		if _, dup := opts[k]; dup {
-			return nil, errdefs.InvalidArgument("--opt %q: %s given twice", r, k)
+			return nil, errdefs.InvalidArgument("%s %q: %s given twice", flag, r, k)
 		}
 		opts[k] = v
 	}
@@ -74,43 +75,43 @@ func parseVolumeOpts(raw []string) (map[string]string, error) {
 	switch typ {
 	case "":
 		if dev != "" || o != "" {
-			return nil, errdefs.InvalidArgument("--opt device and o need --opt type=tmpfs or type=bind")
+			return nil, errdefs.InvalidArgument("%[1]s device and o need %[1]s type=tmpfs or type=bind", flag)
 		}
 	case "tmpfs":
 		if dev != "" && dev != "tmpfs" {
-			return nil, errdefs.InvalidArgument("--opt device=%q: a tmpfs volume takes no device (or device=tmpfs)", dev)
+			return nil, errdefs.InvalidArgument("%s device=%q: a tmpfs volume takes no device (or device=tmpfs)", flag, dev)
 		}
 		spec := "/v"
 		if o != "" {
 			spec += ":" + o
 		}
 		if _, err := parseVolumeTmpfs(spec); err != nil {
-			return nil, errdefs.InvalidArgument("--opt o=%q: %v", o, err)
+			return nil, errdefs.InvalidArgument("%s o=%q: %v", flag, o, err)
 		}
 	case "bind", "none":
 		for _, f := range strings.Split(o, ",") {
 			switch f {
 			case "bind", "rbind", "":
 			default:
-				return nil, errdefs.InvalidArgument("--opt o=%q: a bind volume takes o=bind only", o)
+				return nil, errdefs.InvalidArgument("%s o=%q: a bind volume takes o=bind only", flag, o)
 			}
 		}
 		if typ == "none" && !strings.Contains(o, "bind") {
-			return nil, errdefs.InvalidArgument("--opt type=none needs --opt o=bind")
+			return nil, errdefs.InvalidArgument("%[1]s type=none needs %[1]s o=bind", flag)
 		}
 		if !filepath.IsAbs(dev) || strings.IndexByte(dev, 0) >= 0 {
-			return nil, errdefs.InvalidArgument("--opt device=%q: a bind volume needs an absolute host path", dev)
+			return nil, errdefs.InvalidArgument("%s device=%q: a bind volume needs an absolute host path", flag, dev)
 		}
 		st, err := os.Stat(dev)
 		if err != nil {
-			return nil, errdefs.InvalidArgument("--opt device=%q: %v", dev, err)
+			return nil, errdefs.InvalidArgument("%s device=%q: %v", flag, dev, err)
 		}
 		if !st.IsDir() {
-			return nil, errdefs.InvalidArgument("--opt device=%q: not a directory", dev)
+			return nil, errdefs.InvalidArgument("%s device=%q: not a directory", flag, dev)
 		}
 		opts["device"] = filepath.Clean(dev)
 	default:
-		return nil, errdefs.InvalidArgument("--opt type=%q: use tmpfs or bind (none with o=bind)", typ)
+		return nil, errdefs.InvalidArgument("%s type=%q: use tmpfs or bind (none with o=bind)", flag, typ)
 	}
 	return opts, nil
 }
@@ -143,7 +144,7 @@ func (e *Engine) CreateVolume(o VolumeCreateOptions) (*volume.Volume, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := parseVolumeOpts(o.Opts)
+	opts, err := parseVolumeOpts("--opt", o.Opts)
 	if err != nil {
 		return nil, err
 	}
@@ -360,39 +361,43 @@ func (e *Engine) RemoveVolume(name string, force bool) error {
 
 // PruneVolumes removes the volumes no container uses: anonymous ones
 // only, or every one with all (Docker 23's behaviour). Filters are
-// label=, label!=.
-func (e *Engine) PruneVolumes(all bool, filters []string) ([]string, error) {
+// label=, label!=. It returns the removed names and the space their
+// content took.
+func (e *Engine) PruneVolumes(all bool, filters []string) ([]string, int64, error) {
 	f, err := parseVolumeFilters(filters)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(f.names) > 0 || len(f.drivers) > 0 || f.dangling != nil {
-		return nil, errdefs.InvalidArgument("volume prune takes label and label! filters only")
+		return nil, 0, errdefs.InvalidArgument("volume prune takes label and label! filters only")
 	}
 	vs, unlock, err := e.lockedVolumes()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer unlock()
 	list, err := vs.List()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	users, err := e.volumeUsers()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var removed []string
+	var reclaimed int64
 	for _, v := range list {
 		if len(users[v.Name]) > 0 || (!all && !v.Anonymous) || !f.match(v, false) {
 			continue
 		}
+		size, _ := vs.Size(v.Name)
 		if err := vs.Remove(v.Name); err != nil {
-			return removed, err
+			return removed, reclaimed, err
 		}
 		removed = append(removed, v.Name)
+		reclaimed += size
 	}
-	return removed, nil
+	return removed, reclaimed, nil
 }
 
 // VolumeExists reports whether a volume exists.

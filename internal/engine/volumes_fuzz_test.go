@@ -21,7 +21,7 @@ func FuzzParseVolumeOpts(f *testing.F) {
 		if in != "" {
 			raw = strings.Split(in, "\n")
 		}
-		opts, err := parseVolumeOpts(raw)
+		opts, err := parseVolumeOpts("--opt", raw)
 		if err != nil {
 			if !errors.Is(err, errdefs.ErrInvalidArgument) {
 				t.Fatalf("%q: error %v is not an invalid argument", in, err)

@@ -10,6 +10,7 @@ import (
 
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/pkg/docker/config"
+	"go.podman.io/image/v5/types"
 
 	"github.com/cove-run/cove/internal/errdefs"
 )
@@ -79,19 +80,75 @@ func (s *Service) Login(ctx context.Context, registry, user, pass string, tlsVer
 // ErrNotLoggedIn is returned by Logout when there was nothing to remove.
 var ErrNotLoggedIn = config.ErrNotLoggedIn
 
-// Logout removes stored credentials for a registry.
+// logoutFiles are the auth files logout edits: the one login writes and,
+// unless REGISTRY_AUTH_FILE names a single file, podman's login file under
+// $XDG_RUNTIME_DIR, which pulls read first: a logout that left it would
+// leave the user logged in.
+func logoutFiles() []string {
+	files := []string{AuthFile()}
+	if os.Getenv("REGISTRY_AUTH_FILE") == "" {
+		if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+			files = append(files, filepath.Join(rt, "containers", "auth.json"))
+		}
+	}
+	return files
+}
+
+// Logout removes stored credentials for a registry from the containers
+// auth files. Docker's config.json is only read: when the credentials that
+// pulls would use still come from there, Logout says so (exit 125
+// naming the file) instead of claiming a logout.
 func (s *Service) Logout(registry string) (string, error) {
 	reg, err := NormalizeRegistry(registry)
 	if err != nil {
 		return "", err
 	}
-	sys := s.systemContext(reg, nil)
-	sys.AuthFilePath = AuthFile()
-	if err := config.RemoveAuthentication(sys, reg); err != nil {
-		if errors.Is(err, config.ErrNotLoggedIn) {
-			return reg, ErrNotLoggedIn
+	removed := false
+	for _, path := range logoutFiles() {
+		sys := s.systemContext(reg, nil)
+		sys.AuthFilePath = path
+		err := config.RemoveAuthentication(sys, reg)
+		switch {
+		case err == nil:
+			removed = true
+		case errors.Is(err, config.ErrNotLoggedIn), errors.Is(err, os.ErrNotExist):
+		default:
+			return "", fmt.Errorf("logout from %s (%s): %w", reg, path, err)
 		}
-		return "", fmt.Errorf("logout from %s: %w", reg, err)
+	}
+	if os.Getenv("REGISTRY_AUTH_FILE") == "" {
+		if path := dockerConfigWith(reg); path != "" {
+			return reg, invalidf("logout from %s: credentials for %s remain in %s, which cove reads but does not change; remove them with docker logout %s", reg, reg, path, reg)
+		}
+	}
+	if !removed {
+		return reg, ErrNotLoggedIn
 	}
 	return reg, nil
+}
+
+// dockerConfigWith returns Docker's config.json ($DOCKER_CONFIG, else
+// ~/.docker) when it holds credentials for the registry, else "".
+func dockerConfigWith(reg string) string {
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		dir = filepath.Join(os.Getenv("HOME"), ".docker")
+	}
+	path := filepath.Join(dir, "config.json")
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	sys := &types.SystemContext{AuthFilePath: path}
+	if auth, err := config.GetCredentials(sys, reg); err == nil && (auth.Username != "" || auth.IdentityToken != "") {
+		return path
+	}
+	return ""
+}
+
+// hasCredentials reports whether pulls and pushes would send credentials
+// for the registry (from any auth file they read).
+func hasCredentials(reg string) bool {
+	sys := &types.SystemContext{AuthFilePath: os.Getenv("REGISTRY_AUTH_FILE")}
+	auth, err := config.GetCredentials(sys, reg)
+	return err == nil && (auth.Username != "" || auth.IdentityToken != "")
 }

@@ -34,6 +34,10 @@ type Options struct {
 	// Platform selects from multi-platform images; empty fields mean this
 	// host's OS and architecture.
 	OS, Arch, Variant string
+	// MoreUsers lists containers that use images without storage knowing
+	// (cove's ephemeral containers), by image ID; nil for none. Image
+	// removal and the listing's container counts consult it.
+	MoreUsers func() map[string][]string
 }
 
 // Service performs image operations on one store.

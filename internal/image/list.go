@@ -121,6 +121,11 @@ func (s *Service) List(all bool, f *Filter, withLabels bool) ([]Summary, error) 
 	for _, c := range ctrs {
 		users[c.ImageID]++
 	}
+	if s.opts.MoreUsers != nil {
+		for id, more := range s.opts.MoreUsers() {
+			users[id] += len(more)
+		}
+	}
 	// One read of the layer store serves sizes and parentage.
 	layers, err := s.store.Layers()
 	if err != nil {

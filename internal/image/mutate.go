@@ -132,6 +132,9 @@ func (s *Service) containersUsing(id string) ([]string, error) {
 			out = append(out, c.ID)
 		}
 	}
+	if s.opts.MoreUsers != nil {
+		out = append(out, s.opts.MoreUsers()[id]...)
+	}
 	return out, nil
 }
 

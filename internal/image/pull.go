@@ -367,6 +367,11 @@ func registryError(named reference.Named, err error) error {
 	case errors.As(err, &unauth):
 		return fmt.Errorf("%s: authentication failed: the registry refused the credentials (run cove login %s): %w", named, reference.Domain(named), err)
 	case errors.As(err, &ec) && ec.Code == errcode.ErrorCodeUnauthorized:
+		if hasCredentials(reference.Domain(named)) {
+			// A registry with plain basic auth answers a wrong password
+			// with the same 401 as no password at all.
+			return fmt.Errorf("%s: authentication failed: the registry refused the stored credentials for %s (run cove login %s): %w", named, reference.Domain(named), reference.Domain(named), err)
+		}
 		return fmt.Errorf("%s: authentication required (run cove login %s): %w", named, reference.Domain(named), err)
 	case errors.As(err, &ec) && (ec.Code == v2.ErrorCodeManifestUnknown || ec.Code == v2.ErrorCodeNameUnknown):
 		return notFoundf(err, "no such image: %s (%s)", named, ec.Message)

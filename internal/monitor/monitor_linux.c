@@ -791,8 +791,9 @@ static void health_stop(void)
 // Input is written without blocking too; what the container's stdin does
 // not take yet waits in one buffer, and clients are not read until it has
 // drained, so a fast client is slowed to the container's pace rather than
-// losing bytes. ATT_STDIN_EOF (the end of a client's input; `start -ai`
-// sends it, Docker's StdinOnce) closes the container's stdin pipe (-i
+// losing bytes. ATT_STDIN_EOF (the end of a client's input; `attach` and
+// `start -ai` send it for a container with Docker's StdinOnce) closes the
+// container's stdin pipe (-i
 // without -t; with a terminal, the end of input is the user's ^D, a byte
 // like any other), so `echo x | cove start -ai C` ends; input read after
 // it has nowhere to go. The detach keys are the

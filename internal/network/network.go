@@ -431,9 +431,11 @@ func (h *Helper) Reap() {
 // process (the launcher, after the monitor's execve back into it) or by a
 // supervisor that is gone, if that process still exists (the start time
 // tells it from a process that reused the PID) and ownedBy accepts its
-// current parent. Its parent reaps it (we do, if that is us). It reports
-// whether the helper is gone.
-func StopRecorded(pid int, start uint64, ownedBy func(ppid int) bool) bool {
+// current parent. Its parent reaps it (we do, if that is us, unless
+// noWait: then its exit, 20-30 ms, completes after we return, and our own
+// process reaps it later or, once we are gone, whoever inherits it). It
+// reports whether the helper is gone, or going with noWait.
+func StopRecorded(pid int, start uint64, ownedBy func(ppid int) bool, noWait bool) bool {
 	st, ok := procstat.Read(pid)
 	if pid <= 0 || start == 0 || !ok || st.StartTime != start || st.IsZombie() {
 		return true
@@ -443,6 +445,9 @@ func StopRecorded(pid int, start uint64, ownedBy func(ppid int) bool) bool {
 	}
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
 		return procstat.StartTime(pid) != start
+	}
+	if noWait {
+		return true
 	}
 	var ws unix.WaitStatus
 	for {

@@ -121,6 +121,9 @@ func mountString(m Mount) string {
 	if m.NoCopy {
 		fields = append(fields, "volume-nocopy=true")
 	}
+	for _, o := range m.VolumeOptions {
+		fields = append(fields, "volume-opt="+o)
+	}
 	if m.TmpfsSize != 0 {
 		fields = append(fields, "tmpfs-size="+strconv.FormatInt(m.TmpfsSize, 10))
 	}
@@ -141,6 +144,8 @@ func FuzzParseMount(f *testing.F) {
 		"type=tmpfs,dst=/run,tmpfs-size=64m,tmpfs-mode=1777",
 		`type=bind,"src=/a,b",dst=/c`,
 		"dst=/x,ro=false",
+		"type=volume,src=tv,dst=/t,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=10m",
+		`type=volume,dst=/t,"volume-opt=o=size=1m,uid=1",volume-opt=type=tmpfs`,
 	} {
 		f.Add(s)
 	}

@@ -52,6 +52,11 @@ type Mount struct {
 	// NoCopy (volumes only) tells the engine not to copy the image's
 	// content at Destination into a new, empty volume.
 	NoCopy bool `json:"NoCopy,omitempty"`
+	// VolumeOptions (volumes only, --mount volume-opt=KEY=VALUE, in the
+	// order given) are the local driver's options for a volume this
+	// mount creates, as `volume create --opt`; the engine validates them
+	// and, as Docker does, ignores them for a volume that exists.
+	VolumeOptions []string `json:"VolumeOptions,omitempty"`
 	// CreateSource is set for -v binds: like Docker, a missing host
 	// directory is created; --mount binds fail instead.
 	CreateSource bool `json:"CreateSource,omitempty"`
@@ -109,6 +114,9 @@ func (m *Mount) Validate() error {
 		}
 	default:
 		return fmt.Errorf("unknown mount type %q", m.Type)
+	}
+	if m.Type != MountVolume && len(m.VolumeOptions) > 0 {
+		return errors.New("volume options on a non-volume mount")
 	}
 	if m.Type != MountTmpfs && (m.TmpfsSize != 0 || m.TmpfsMode != 0 || len(m.TmpfsOptions) > 0) {
 		return errors.New("tmpfs options on a non-tmpfs mount")
@@ -372,7 +380,8 @@ func parseMount(spec string) (Mount, error) {
 		if key == "" {
 			return Mount{}, fmt.Errorf("empty field %q", f)
 		}
-		if prev, ok := seen[canon]; ok {
+		// volume-opt is the one key that may repeat (one option each).
+		if prev, ok := seen[canon]; ok && canon != "volume-opt" {
 			return Mount{}, fmt.Errorf("%q given twice (%q and %q)", canon, prev, f)
 		}
 		seen[canon] = f
@@ -422,6 +431,17 @@ func parseMount(spec string) (Mount, error) {
 				return Mount{}, err
 			}
 			m.NoCopy = b
+			noteType(byType, MountVolume, key)
+		case "volume-opt":
+			// Docker's form: volume-opt=KEY=VALUE, the value quoted in
+			// the CSV if it has commas ("volume-opt=o=size=1m,uid=1").
+			if err := needVal(); err != nil {
+				return Mount{}, err
+			}
+			if k, v, ok := strings.Cut(val, "="); !ok || k == "" || v == "" {
+				return Mount{}, fmt.Errorf("volume-opt %q: expected KEY=VALUE", val)
+			}
+			m.VolumeOptions = append(m.VolumeOptions, val)
 			noteType(byType, MountVolume, key)
 		case "volume-driver":
 			if val != "local" {

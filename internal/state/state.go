@@ -89,6 +89,21 @@ type State struct {
 	// StoppedByUser records an explicit stop, which unless-stopped honours.
 	StoppedByUser bool    `json:"StoppedByUser,omitempty"`
 	Health        *Health `json:"Health,omitempty"`
+	// Remover is the process that removes a --rm container once it has
+	// exited: the `cove run` that created it until a supervisor (the
+	// foreground run, or the launcher that becomes the monitor) takes
+	// over, then that supervisor. Nil for `create --rm` until a start.
+	// When it dies (kill -9), the next cove command removes the
+	// container instead (engine.orphanedAutoRemove).
+	Remover *Process `json:"Remover,omitempty"`
+}
+
+// Process names a process beyond the life of its PID: the start time (in
+// clock ticks since boot, /proc/PID/stat field 22) tells a reused PID
+// apart.
+type Process struct {
+	Pid   int    `json:"Pid"`
+	Start uint64 `json:"Start"`
 }
 
 // Health is a container's healthcheck status in Docker's shape.

@@ -175,12 +175,7 @@ func Open(o Options) (*Store, error) {
 	// mount options, pull options); cove keeps its own roots and its own
 	// driver choice, documented in docs/configuration.md.
 	if conf, err := stypes.LoadStoreOptions(stypes.LoadOptions{}); err == nil {
-		for _, opt := range conf.GraphDriverOptions {
-			if strings.HasPrefix(opt, "mount_program=") {
-				continue
-			}
-			so.GraphDriverOptions = append(so.GraphDriverOptions, choice.Driver+"."+opt)
-		}
+		so.GraphDriverOptions = driverOptions(choice.Driver, conf.GraphDriverOptions)
 		so.PullOptions = conf.PullOptions
 	}
 	if choice.MountProgram != "" {
@@ -194,6 +189,36 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("opening storage at %s (driver %s): %w", o.GraphRoot, choice.Driver, err)
 	}
 	return &Store{Store: s, Choice: choice}, nil
+}
+
+// driverOptions adapts the driver options go.podman.io/storage reads from
+// storage.conf to the driver cove chose. The library hands them over in two
+// forms: "KEY=V" from [storage.options] and "DRIVER.KEY=V" from
+// [storage.options.DRIVER] (the layout of Fedora's default storage.conf).
+// Bare options are addressed to the chosen driver, options for another
+// driver are dropped (the drivers reject "DRIVER.DRIVER.KEY", and vfs
+// rejects overlay's mount options), and mount_program in either form is
+// dropped because the probe decides between native overlay and FUSE.
+func driverOptions(chosen string, opts []string) []string {
+	var out []string
+	for _, opt := range opts {
+		key, _, _ := strings.Cut(opt, "=")
+		drv, name, prefixed := strings.Cut(strings.ToLower(key), ".")
+		if !prefixed {
+			drv, name = chosen, drv
+		}
+		if drv == "overlay2" {
+			drv = "overlay"
+		}
+		if drv != chosen || name == "mount_program" || (chosen == "vfs" && name == "mountopt") {
+			continue
+		}
+		if !prefixed {
+			opt = chosen + "." + opt
+		}
+		out = append(out, opt)
+	}
+	return out
 }
 
 // Close releases the store; layers mounted by this process stay mounted in

@@ -218,3 +218,27 @@ func TestFinishNodeOnSymlink(t *testing.T) {
 		t.Errorf("host file's mode changed to %v", st.Mode().Perm())
 	}
 }
+
+// TestSize: a volume's size is its files' (a hard-linked file once, a
+// link as itself, never what it points to).
+func TestSize(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Create(Volume{Name: "sz"}); err != nil {
+		t.Fatal(err)
+	}
+	d := s.DataDir("sz")
+	os.MkdirAll(filepath.Join(d, "sub"), 0o755)
+	os.WriteFile(filepath.Join(d, "sub", "a"), make([]byte, 1000), 0o644)
+	os.Link(filepath.Join(d, "sub", "a"), filepath.Join(d, "b"))
+	os.WriteFile(filepath.Join(d, "c"), make([]byte, 200), 0o644)
+	big := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(big, make([]byte, 1<<20), 0o644)
+	os.Symlink(big, filepath.Join(d, "l"))
+	got, err := s.Size("sz")
+	if want := int64(1200 + len(big)); err != nil || got != want {
+		t.Errorf("Size = %d, %v; want %d", got, err, want)
+	}
+}

@@ -33,3 +33,26 @@ func Exclusive(path string) (release func(), err error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// TryExclusive takes an exclusive lock on path (created if need be) if no
+// one holds it; ok is false, with no error, when someone does.
+func TryExclusive(path string) (release func(), ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		if err == unix.EWOULDBLOCK {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return func() { f.Close() }, true, nil
+}

@@ -38,3 +38,24 @@ func TestExclusive(t *testing.T) {
 		t.Error("a lock in a missing directory was granted")
 	}
 }
+
+// TestTryExclusive: a held lock is reported busy, a free one is taken.
+func TestTryExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	release, err := Exclusive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := TryExclusive(path); ok || err != nil {
+		if r != nil {
+			r()
+		}
+		t.Fatalf("TryExclusive of a held lock: ok %v, err %v", ok, err)
+	}
+	release()
+	r, ok, err := TryExclusive(path)
+	if !ok || err != nil {
+		t.Fatalf("TryExclusive of a free lock: ok %v, err %v", ok, err)
+	}
+	r()
+}
