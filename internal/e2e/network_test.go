@@ -309,7 +309,7 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"-p", "8000-8001:80-82"}, "host range"},
 		{[]string{"-p", "80/sctp"}, "sctp"},
 		{[]string{"--network", "nosuchnet"}, "network nosuchnet not found"},
-		{[]string{"--network", "container:other"}, "not supported"},
+		{[]string{"--network", "ns:/proc/1/ns/net"}, "not supported"},
 		{[]string{"--network", "none", "-p", "80"}, "--network none"},
 		{[]string{"--add-host", "nocolon"}, `"nocolon"`},
 		{[]string{"--add-host", "x:999.1.1.1"}, `"999.1.1.1"`},

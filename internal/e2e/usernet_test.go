@@ -304,3 +304,50 @@ func TestUserNetworkTalkByName(t *testing.T) {
 	waitFor(t, 10*time.Second, "cove-netd to exit", func() bool { return len(liveNetd(h)) == 0 })
 	h.Run(0, "network", "rm", "front", "other", "closed")
 }
+
+// TestNetworkContainerMode: --network container:NAME shares a running
+// container's network namespace (its loopback services, its address and
+// its resolv.conf), with --init too; a missing or stopped container and
+// published ports are refused.
+func TestNetworkContainerMode(t *testing.T) {
+	needPasta(t)
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "run", "-d", "--name", "srv", "cove-test/busybox", "sh", "-c", "echo hi > /tmp/i; exec httpd -f -p 127.0.0.1:8080 -h /tmp")
+	srvAddr := strings.TrimSpace(h.Run(0, "exec", "srv", "sh", "-c", "ip -o -4 addr show scope global | awk '{print $4}'").Stdout)
+	get := "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://127.0.0.1:8080/i && break; sleep 0.2; done; "
+	for _, extra := range [][]string{nil, {"--init"}} {
+		args := append(append([]string{"run", "--rm", "--network", "container:srv"}, extra...),
+			"cove-test/busybox", "sh", "-c", get+"ip -o -4 addr show scope global | awk '{print $4}'")
+		r := h.Run(0, args...)
+		if r.Stdout != "hi\n"+srvAddr+"\n" {
+			t.Errorf("container:srv %v: %q, want srv's page and address %q", extra, r.Stdout, srvAddr)
+		}
+	}
+	if got := monInspect(t, h, "srv", "{{.ResolvConfPath}}"); got == "" {
+		t.Error("no resolv.conf path")
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--network", "container:nope"}, "no such container: nope"},
+		{[]string{"--network", "container:srv", "-p", "80"}, "port publishing"},
+		{[]string{"--network", "container:"}, "name the container"},
+		{[]string{"--network", "ns:/proc/1/ns/net"}, "not supported"},
+	} {
+		r := h.Run(125, append(append([]string{"run", "--rm"}, c.args...), "cove-test/busybox", "true")...)
+		if !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: stderr %q lacks %q", c.args, r.Stderr, c.want)
+		}
+	}
+	h.Run(0, "stop", "-t", "0", "srv")
+	r := h.Run(125, "run", "--rm", "--network", "container:srv", "cove-test/busybox", "true")
+	if !strings.Contains(r.Stderr, "non running container srv") {
+		t.Errorf("stopped owner: %q", r.Stderr)
+	}
+	h.Run(0, "rm", "srv")
+	if r := h.Run(0, "ps", "-a", "-q"); r.Stdout != "" {
+		t.Errorf("containers left: %q", r.Stdout)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -350,6 +351,13 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 			return "", err
 		}
 	}
+	if isContainerNetwork(parsed.Network) {
+		// Docker checks the other container at create; it must run
+		// only when this one starts.
+		if _, _, err := e.lookupReconciled(strings.TrimPrefix(parsed.Network, "container:")); err != nil {
+			return "", err
+		}
+	}
 	svc, err := e.Images()
 	if err != nil {
 		return "", err
@@ -550,6 +558,13 @@ func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string
 	if err := overlayMounts(in.Mounts, dir, e.Config.Rootless); err != nil {
 		return nil, err
 	}
+	if isContainerNetwork(p.Network) {
+		other, err := e.networkOwner(c, p.Network)
+		if err != nil {
+			return nil, err
+		}
+		in.NetNSPath = "/proc/" + strconv.Itoa(other.State.Pid) + "/ns/net"
+	}
 	sp, err := spec.Generate(in)
 	if err != nil {
 		return nil, err
@@ -621,8 +636,18 @@ func (e *Engine) writeEtcFiles(c *state.Container, rec *containerRecord) (string
 	if err != nil {
 		return "", err
 	}
-	hosts, resolv, err := etcNetworkFiles(c, rec, e.Config.RunRoot, atts)
-	if err != nil {
+	var hosts, resolv string
+	if isContainerNetwork(rec.Parsed.Network) {
+		// The other container's files, as Docker shares them: its
+		// names and resolver are this container's.
+		other, err := e.networkOwner(c, rec.Parsed.Network)
+		if err != nil {
+			return "", err
+		}
+		h, _ := os.ReadFile(filepath.Join(stores.Dir(other.ID), "hosts"))
+		r, _ := os.ReadFile(filepath.Join(stores.Dir(other.ID), "resolv.conf"))
+		hosts, resolv = string(h), string(r)
+	} else if hosts, resolv, err = etcNetworkFiles(c, rec, e.Config.RunRoot, atts); err != nil {
 		return "", err
 	}
 	hostname := rec.Hostname

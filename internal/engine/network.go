@@ -116,8 +116,22 @@ func parseNetwork(o *ContainerOptions, p *parsedOptions) error {
 		p.Network = networkDefault
 	case net == spec.NetworkNone || net == spec.NetworkHost || net == network.Pasta || net == network.Slirp:
 		p.Network = net
-	case strings.HasPrefix(net, "container:") || strings.HasPrefix(net, "ns:"):
-		return errdefs.InvalidArgument("--network %q: joining another container's or a path's network namespace is not supported yet", net)
+	case strings.HasPrefix(net, "container:"):
+		ref := strings.TrimPrefix(net, "container:")
+		if ref == "" {
+			return errdefs.InvalidArgument("--network %q: name the container (container:NAME or ID)", net)
+		}
+		// Docker's conflicts: the other container's network settings
+		// are this one's.
+		switch {
+		case len(o.Publish) > 0 || o.PublishAll || len(o.Expose) > 0:
+			return errdefs.InvalidArgument("--network %q: conflicting options: port publishing and the container type network mode", net)
+		case len(o.AddHost) > 0 || len(o.DNS) > 0 || len(o.DNSSearch) > 0 || len(o.DNSOption) > 0:
+			return errdefs.InvalidArgument("--network %q: conflicting options: --add-host and --dns* and the container type network mode", net)
+		}
+		p.Network = net
+	case strings.HasPrefix(net, "ns:"):
+		return errdefs.InvalidArgument("--network %q: joining a path's network namespace is not supported yet", net)
 	case strings.HasPrefix(net, "slirp4netns:") || strings.HasPrefix(net, "pasta:"):
 		return errdefs.InvalidArgument("--network %q: options for the network helper are not supported yet; use %s", net, strings.SplitN(net, ":", 2)[0])
 	default:
@@ -620,4 +634,24 @@ func portsSummary(ports map[string][]PortBinding) string {
 		parts = append(parts, r.host+":"+span(r.hostLo, r.hostHi)+"->"+ctr)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// isContainerNetwork reports --network container:NAME.
+func isContainerNetwork(mode string) bool { return strings.HasPrefix(mode, "container:") }
+
+// networkOwner is the running container whose network namespace a
+// --network container:NAME container joins.
+func (e *Engine) networkOwner(self *state.Container, mode string) (*state.Container, error) {
+	ref := strings.TrimPrefix(mode, "container:")
+	other, _, err := e.lookupReconciled(ref)
+	if err != nil {
+		return nil, err
+	}
+	if other.ID == self.ID {
+		return nil, errdefs.InvalidArgument("--network %s: a container cannot join its own network namespace", mode)
+	}
+	if !isRunning(other.State.Status) || other.State.Pid <= 0 {
+		return nil, fmt.Errorf("cannot join network namespace of a non running container %s: %w", other.Name, errdefs.ErrInvalidState)
+	}
+	return other, nil
 }

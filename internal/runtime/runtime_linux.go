@@ -207,6 +207,16 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		return nil, err
 	}
 	c.WaitGo = opts.BeforeSetup != nil
+	extra := []*os.File{}
+	if ns.joinNet != "" {
+		netNS, err := os.Open(ns.joinNet)
+		if err != nil {
+			return nil, fmt.Errorf("opening the network namespace to join: %w", err)
+		}
+		defer netNS.Close()
+		c.JoinNetNS = true
+		extra = append(extra, netNS)
+	}
 	cfg, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the container configuration: %w", err)
@@ -242,7 +252,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		// to adjust GOMAXPROCS, and the --init reaper lives as long as the
 		// container.
 		Env:        []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		ExtraFiles: []*os.File{cfgR, childSock, exe},
+		ExtraFiles: append([]*os.File{cfgR, childSock, exe}, extra...),
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: ns.flags,
 			// Own session and process group: terminal signals (^C) reach

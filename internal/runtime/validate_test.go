@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"golang.org/x/sys/unix"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -28,6 +29,12 @@ func TestValidate(t *testing.T) {
 	if ns.names != "ipc,mount,network,pid,uts" {
 		t.Errorf("names = %q", ns.names)
 	}
+	// An existing network namespace is joined, not created.
+	s := minimalSpec()
+	s.Linux.Namespaces[4].Path = "/proc/1/ns/net"
+	if ns, err := validate(s); err != nil || ns.joinNet != "/proc/1/ns/net" || ns.flags&unix.CLONE_NEWNET != 0 {
+		t.Errorf("joining a network namespace: %+v %v", ns, err)
+	}
 	for _, tc := range []struct {
 		name   string
 		mutate func(s *specs.Spec)
@@ -36,7 +43,13 @@ func TestValidate(t *testing.T) {
 		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, errdefs.ErrInvalidArgument},
 		{"relative root", func(s *specs.Spec) { s.Root.Path = "rootfs" }, errdefs.ErrInvalidArgument},
 		{"no mount ns", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, errdefs.ErrInvalidArgument},
-		{"join", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/net" }, errdefs.ErrUnsupported},
+		{"join", func(s *specs.Spec) { s.Linux.Namespaces[3].Path = "/proc/1/ns/ipc" }, errdefs.ErrUnsupported},
+		{"join net from a new user ns", func(s *specs.Spec) {
+			s.Linux.Namespaces[4].Path = "/proc/1/ns/net"
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{Size: 1}}
+		}, errdefs.ErrUnsupported},
 		{"time ns", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 		}, errdefs.ErrUnsupported},
