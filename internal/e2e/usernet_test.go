@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -350,4 +351,40 @@ func TestNetworkContainerMode(t *testing.T) {
 	if r := h.Run(0, "ps", "-a", "-q"); r.Stdout != "" {
 		t.Errorf("containers left: %q", r.Stdout)
 	}
+}
+
+// TestUserNetworkNetdKilled: after kill -9 of cove-netd, the next
+// container on a network starts a new one, and a container restarted
+// then is reachable by name again.
+func TestUserNetworkNetdKilled(t *testing.T) {
+	needPasta(t)
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "n")
+	h.Run(0, "run", "-d", "--name", "a1", "--network", "n", "cove-test/busybox", "sleep", "60")
+	procs := liveNetd(h)
+	if len(procs) != 1 {
+		t.Fatalf("netd processes: %q", procs)
+	}
+	pid, _, _ := strings.Cut(procs[0], ":")
+	if err := syscallKill(atoi(t, pid)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "netd to die", func() bool { return len(liveNetd(h)) == 0 })
+	h.Run(0, "restart", "-t", "0", "a1")
+	r := h.Run(0, "run", "--rm", "--network", "n", "cove-test/busybox", "sh", "-c", "nslookup a1 >/dev/null && echo found")
+	if r.Stdout != "found\n" {
+		t.Errorf("after netd was killed and a1 restarted: %q %q", r.Stdout, r.Stderr)
+	}
+	h.Run(0, "rm", "-f", "a1")
+	waitFor(t, 10*time.Second, "cove-netd to exit", func() bool { return len(liveNetd(h)) == 0 })
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
