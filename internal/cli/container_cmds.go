@@ -324,6 +324,12 @@ func psRun(f *Factory, opts *PsOptions) error {
 	if err != nil {
 		return err
 	}
+	if _, byNetwork := filt.by["network"]; byNetwork || strings.Contains(opts.Format, ".Networks") {
+		// A look at the network store per container: only when asked.
+		for i := range list {
+			list[i].Networks = e.ContainerNetworks(&list[i])
+		}
+	}
 	var rows []engine.ContainerSummary
 	for _, c := range list {
 		if filt.match(c) {
@@ -362,7 +368,7 @@ func psRun(f *Factory, opts *PsOptions) error {
 			ID: truncID(c.ID, opts.NoTrunc), Image: familiarName(c.Image), Command: `"` + cmd + `"`,
 			CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: humanSince(c.Created),
 			Status: statusText(c), State: string(c.State.Status), Ports: c.Ports, Names: c.Name, Labels: labelString(c.Labels),
-			Size: "0B",
+			Size: "0B", Networks: strings.Join(c.Networks, ","),
 		}
 		if opts.Size || strings.Contains(format, ".Size") {
 			row.Size = psSize(e, c.ID)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ func parsePsFilters(e *engine.Engine, raw []string) (*psFilter, error) {
 			return nil, errdefs.InvalidArgument("filter %q: expected KEY=VALUE", r)
 		}
 		switch k {
-		case "id", "name", "label", "ancestor", "volume":
+		case "id", "name", "label", "ancestor", "volume", "network":
 		case "health":
 			switch v {
 			case engine.HealthStarting, engine.HealthHealthy, engine.HealthUnhealthy, engine.HealthNone:
@@ -123,6 +124,9 @@ func (pf *psFilter) match(c engine.ContainerSummary) bool {
 				for _, m := range c.Mounts {
 					ok = ok || (m.Source != "" && m.Source == v) || m.Destination == v
 				}
+			case "network":
+				// Docker matches a network's name (or, here, a mode).
+				ok = ok || slices.Contains(c.Networks, v)
 			case "health":
 				h := engine.HealthNone
 				if c.State.Health != nil {

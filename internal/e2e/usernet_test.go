@@ -76,6 +76,10 @@ func TestUserNetworkCommands(t *testing.T) {
 	if r.Stdout != "front 10.89.0.9/24 10.89.0.1 02:42:0a:59:00:09 web\n" {
 		t.Errorf("container endpoint: %q", r.Stdout)
 	}
+	r = h.Run(0, "ps", "-a", "--filter", "network=front", "--format", "{{.Names}} {{.Networks}}")
+	if r.Stdout != "c1 front\n" {
+		t.Errorf("ps --filter network: %q", r.Stdout)
+	}
 	r = h.Run(0, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "front")
 	if r.Stdout != "c1 10.89.0.9/24\n" {
 		t.Errorf("network containers: %q", r.Stdout)

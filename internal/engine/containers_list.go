@@ -29,6 +29,10 @@ type ContainerSummary struct {
 	// Mounts are the container's -v, --mount and --tmpfs mounts (volumes
 	// by name), for ps --filter volume=.
 	Mounts []spec.Mount
+	// NetworkMode is --network as typed ("" for the default); Networks
+	// is filled by ContainerNetworks, only when asked for.
+	NetworkMode string
+	Networks    []string
 }
 
 // ListContainers returns containers, newest first; all=false keeps only
@@ -60,7 +64,7 @@ func (e *Engine) ListContainers(all bool) ([]ContainerSummary, error) {
 		sum := &ContainerSummary{
 			ID: c.ID, Name: c.Name, Image: rec.Options.Image, ImageID: rec.ImageID,
 			Command: commandLine(rec), Created: c.Created, State: c.State, Labels: rec.Parsed.Labels,
-			Mounts: rec.Parsed.Mounts,
+			Mounts: rec.Parsed.Mounts, NetworkMode: rec.Options.Network,
 		}
 		if c.State.Status == state.Running || c.State.Status == state.Paused {
 			sum.Ports = portsSummary(e.portsOf(c, rec))

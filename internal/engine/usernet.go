@@ -523,3 +523,21 @@ func (e *Engine) plugLive(c *state.Container, atts []attachment) error {
 func (e *Engine) unplugLive(c *state.Container, n *usernet.Network, ep *usernet.Endpoint) error {
 	return netd.Detach(e.netdDir(), c.ID, n.ID)
 }
+
+// ContainerNetworks names a container's networks as ps shows them: its
+// user networks, else its mode (Docker's "bridge" for the default).
+func (e *Engine) ContainerNetworks(c *ContainerSummary) []string {
+	atts, _ := e.attachmentsOf(c.ID)
+	var names []string
+	for _, a := range atts {
+		names = append(names, a.Network.Name)
+	}
+	if len(names) == 0 {
+		mode := c.NetworkMode
+		if mode == "" || mode == networkDefault || mode == "private" {
+			mode = "bridge"
+		}
+		names = []string{mode}
+	}
+	return names
+}
