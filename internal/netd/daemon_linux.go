@@ -236,6 +236,7 @@ func (d *daemon) do(req *request) error {
 // attach makes the bridges and resolvers of the container's networks and
 // starts watching the container.
 func (d *daemon) attach(req *request) error {
+	d.pruneNetworks()
 	for _, ep := range req.Endpoints {
 		if err := d.ensureNetwork(ep.Network); err != nil {
 			return err
@@ -292,6 +293,37 @@ func (d *daemon) watch(id string, ct *container) {
 	}
 	d.mu.Unlock()
 	unix.Close(ct.pidfd)
+}
+
+// pruneNetworks removes the bridges and resolvers of networks no watched
+// container is on: a network removed and another created with its
+// subnet (the first free one) would otherwise find the old bridge
+// holding the gateway address and port 53.
+func (d *daemon) pruneNetworks() {
+	d.mu.Lock()
+	used := map[string]bool{}
+	for _, ct := range d.containers {
+		for id := range ct.endpoints {
+			used[id] = true
+		}
+	}
+	var stale []*bridgeNet
+	for id, bn := range d.networks {
+		if !used[id] {
+			stale = append(stale, bn)
+			delete(d.networks, id)
+		}
+	}
+	d.mu.Unlock()
+	for _, bn := range stale {
+		bn.dns.Close()
+		d.inNS(func() error {
+			if l, err := netlink.LinkByName(bn.net.Bridge); err == nil {
+				netlink.LinkDel(l)
+			}
+			return nil
+		})
+	}
 }
 
 // ensureNetwork creates a network's bridge (the gateway address on it)
