@@ -40,7 +40,7 @@ const (
 // for --userns=keep-id or --uidmap is built from storage's mount).
 func (e *Engine) canBeEphemeral(o *ContainerOptions) bool {
 	st, err := e.Store()
-	if err != nil || st.GraphDriverName() != "overlay" || len(st.GraphOptions()) != 0 && hasMountProgram(st.GraphOptions()) {
+	if err != nil || st.GraphDriverName() != "overlay" || needsStorageMount(st.GraphOptions()) {
 		return false
 	}
 	if u, err := spec.ParseUserns(o.Userns); err != nil || u.KeepID || o.Userns != "" && o.Userns != "host" {
@@ -49,9 +49,12 @@ func (e *Engine) canBeEphemeral(o *ContainerOptions) bool {
 	return len(o.UIDMap) == 0 && len(o.GIDMap) == 0
 }
 
-func hasMountProgram(opts []string) bool {
+// needsStorageMount says whether storage.conf asks for something only
+// storage's own mount does: a mount program (fuse-overlayfs) or mount
+// options of the user's (mountopt).
+func needsStorageMount(opts []string) bool {
 	for _, o := range opts {
-		if strings.Contains(o, "mount_program") {
+		if strings.Contains(o, "mount_program") || strings.Contains(o, "mountopt") {
 			return true
 		}
 	}
