@@ -306,8 +306,9 @@ func TestInspectMissing(t *testing.T) {
 	if strings.Count(r.Stderr, "Error:") != 2 || !strings.Contains(r.Stderr, "nope1") || !strings.Contains(r.Stderr, "nope2") {
 		t.Errorf("one error per missing name: %q", r.Stderr)
 	}
+	// --type network looks at networks only (user-defined networks).
 	r = h.Run(125, "inspect", "--type", "network", "cove-test/busybox")
-	if !strings.Contains(r.Stderr, `"network"`) {
+	if !strings.Contains(r.Stderr, "network cove-test/busybox not found") {
 		t.Errorf("--type network: %q", r.Stderr)
 	}
 	r = h.Run(125, "inspect", "--type", "volume", "cove-test/busybox")
