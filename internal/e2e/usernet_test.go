@@ -302,10 +302,18 @@ func TestUserNetworkTalkByName(t *testing.T) {
 	if r.Stdout != "0\n" {
 		t.Errorf("after disconnect: %q", r.Stdout)
 	}
+	// A container on the default network gets the resolver with its
+	// first user network.
+	h.Run(0, "run", "-d", "--name", "late", "cove-test/busybox", "sleep", "60")
+	h.Run(0, "network", "connect", "front", "late")
+	r = h.Run(0, "exec", "late", "wget", "-q", "-O-", "http://web:8080/i")
+	if r.Stdout != "hello\n" {
+		t.Errorf("default-network container after connect: %q", r.Stdout)
+	}
 	if len(liveNetd(h)) != 1 {
 		t.Errorf("netd processes: %q", liveNetd(h))
 	}
-	h.Run(0, "rm", "-f", "srv", "cli")
+	h.Run(0, "rm", "-f", "srv", "cli", "late")
 	waitFor(t, 10*time.Second, "cove-netd to exit", func() bool { return len(liveNetd(h)) == 0 })
 	h.Run(0, "network", "rm", "front", "other", "closed")
 }

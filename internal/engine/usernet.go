@@ -410,6 +410,15 @@ func (e *Engine) ConnectNetwork(netRef, ctrRef string, aliases []string, ip stri
 		ns.Detach(n, c.ID)
 		return fmt.Errorf("connecting container %s to network %s: %w", c.Name, n.Name, err)
 	}
+	if atts, _ := e.attachmentsOf(c.ID); len(atts) == 1 && !isContainerNetwork(rec.Parsed.Network) {
+		// Its first user network: point its resolv.conf at the
+		// network's resolver now, as Docker's containers find names
+		// at once. The files are rewritten in place (same inodes), so
+		// the container's bind mounts show the new content.
+		if _, err := e.writeEtcFiles(c, rec); err != nil {
+			return fmt.Errorf("container %s is connected to network %s, but its resolv.conf was not updated: %w", c.Name, n.Name, err)
+		}
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -436,6 +437,11 @@ func (d *daemon) exitWhenIdle() {
 			continue
 		}
 		unlock, err := flock.Exclusive(filepath.Join(d.dir, lockFile))
+		if errors.Is(err, os.ErrNotExist) {
+			// The run root is gone (a test's, or a reboot's tmpfs
+			// cleaner): no supervisor can find this netd any more.
+			os.Exit(0)
+		}
 		if err != nil {
 			continue
 		}
