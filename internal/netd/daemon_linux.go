@@ -237,7 +237,7 @@ func (d *daemon) do(req *request) error {
 // attach makes the bridges and resolvers of the container's networks and
 // starts watching the container.
 func (d *daemon) attach(req *request) error {
-	d.pruneNetworks()
+	d.pruneNetworks(req.Endpoints)
 	for _, ep := range req.Endpoints {
 		if err := d.ensureNetwork(ep.Network); err != nil {
 			return err
@@ -296,11 +296,14 @@ func (d *daemon) watch(id string, ct *container) {
 	unix.Close(ct.pidfd)
 }
 
-// pruneNetworks removes the bridges and resolvers of networks no watched
-// container is on: a network removed and another created with its
-// subnet (the first free one) would otherwise find the old bridge
-// holding the gateway address and port 53.
-func (d *daemon) pruneNetworks() {
+// pruneNetworks removes the bridges and resolvers of networks that no
+// watched container is on and whose subnet overlaps one being attached:
+// a network removed and another created with its subnet (the first free
+// one) would otherwise find the old bridge holding the gateway address
+// and port 53. Unused bridges are otherwise kept: deleting one costs tens
+// of milliseconds (an RCU grace period), and the next container of the
+// network would make it again.
+func (d *daemon) pruneNetworks(eps []Endpoint) {
 	d.mu.Lock()
 	used := map[string]bool{}
 	for _, ct := range d.containers {
@@ -310,9 +313,12 @@ func (d *daemon) pruneNetworks() {
 	}
 	var stale []*bridgeNet
 	for id, bn := range d.networks {
-		if !used[id] {
-			stale = append(stale, bn)
-			delete(d.networks, id)
+		for _, ep := range eps {
+			if !used[id] && id != ep.Network.ID && bn.net.Subnet.Overlaps(ep.Network.Subnet) {
+				stale = append(stale, bn)
+				delete(d.networks, id)
+				break
+			}
 		}
 	}
 	d.mu.Unlock()
