@@ -36,7 +36,13 @@ func Attach(dir, containerID string, pid int, eps []Endpoint) error {
 	}
 	defer unlock()
 	req := &request{Op: "attach", ContainerID: containerID, Pid: pid, Endpoints: eps}
-	if rec, ok := alive(dir); ok {
+	if rec, ok := alive(dir); ok && !sameUserNamespace(rec.Pid) {
+		// A netd of an earlier user namespace (cove system migrate
+		// replaced the keeper): it has no privilege over containers of
+		// this one. Replace it; the containers it served, which are in
+		// the old namespace, lose their user networks.
+		syscall.Kill(rec.Pid, syscall.SIGKILL)
+	} else if ok {
 		err := send(dir, req)
 		if err == nil {
 			return nil
@@ -79,6 +85,14 @@ func alive(dir string) (record, bool) {
 	}
 	st, ok := procstat.Read(rec.Pid)
 	return rec, ok && st.StartTime == rec.Start && !st.IsZombie()
+}
+
+// sameUserNamespace reports whether pid is in this process's user
+// namespace.
+func sameUserNamespace(pid int) bool {
+	mine, err1 := os.Readlink("/proc/self/ns/user")
+	theirs, err2 := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/user")
+	return err1 == nil && err2 == nil && mine == theirs
 }
 
 // start runs `cove-netd --spawn DIR`, which starts netd in its own
