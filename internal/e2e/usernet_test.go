@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,6 +266,18 @@ func TestUserNetworkTalkByName(t *testing.T) {
 	r := h.Run(0, "run", "--rm", "--network", "front", "cove-test/busybox", "sh", "-c", get("srv")+get("web")+get(id[:12]))
 	if r.Stdout != "hello\nhello\nhello\n" {
 		t.Errorf("by name, alias and short ID: %q (stderr %q)", r.Stdout, r.Stderr)
+	}
+	// The resolver answers over TCP too: a framed query for "srv" (type
+	// A) gets srv's address in its answer.
+	gw := monInspect(t, h, "srv", "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}")
+	r = h.Run(0, "run", "--rm", "--network", "front", "cove-test/busybox", "sh", "-c",
+		`(printf '\000\025\000\052\001\000\000\001\000\000\000\000\000\000\003srv\000\000\001\000\001'; sleep 1) | timeout 3 nc `+gw+` 53 | od -An -tx1 | tr -d ' \n'`)
+	var ipHex string
+	for _, part := range strings.Split(ip, ".") {
+		ipHex += fmt.Sprintf("%02x", atoi(t, part))
+	}
+	if !strings.HasSuffix(r.Stdout, "0004"+ipHex) {
+		t.Errorf("DNS over TCP for srv (%s): %q", ip, r.Stdout)
 	}
 	// Outbound traffic still goes through the container's own pasta, and
 	// names the resolver does not know are forwarded (NXDOMAIN here).

@@ -101,8 +101,9 @@ type container struct {
 
 // bridgeNet is a network whose bridge and resolver exist.
 type bridgeNet struct {
-	net Network
-	dns *net.UDPConn
+	net    Network
+	dns    *net.UDPConn
+	dnsTCP *net.TCPListener
 }
 
 // setUp makes the shared namespace and the control socket.
@@ -324,6 +325,7 @@ func (d *daemon) pruneNetworks(eps []Endpoint) {
 	d.mu.Unlock()
 	for _, bn := range stale {
 		bn.dns.Close()
+		bn.dnsTCP.Close()
 		d.inNS(func() error {
 			if l, err := netlink.LinkByName(bn.net.Bridge); err == nil {
 				netlink.LinkDel(l)
@@ -342,6 +344,7 @@ func (d *daemon) ensureNetwork(n Network) error {
 		return nil
 	}
 	var conn *net.UDPConn
+	var tcp *net.TCPListener
 	err := d.inNS(func() error {
 		br, err := netlink.LinkByName(n.Bridge)
 		if err != nil {
@@ -362,14 +365,22 @@ func (d *daemon) ensureNetwork(n Network) error {
 		if err != nil {
 			return fmt.Errorf("starting the resolver of network %s: %w", n.Name, err)
 		}
+		// TCP too: resolvers retry there when a UDP answer was
+		// truncated.
+		tcp, err = net.ListenTCP("tcp4", &net.TCPAddr{IP: n.Gateway.AsSlice(), Port: 53})
+		if err != nil {
+			conn.Close()
+			return fmt.Errorf("starting the resolver of network %s: %w", n.Name, err)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	bn := &bridgeNet{net: n, dns: conn}
+	bn := &bridgeNet{net: n, dns: conn, dnsTCP: tcp}
 	d.networks[n.ID] = bn
 	go d.resolve(bn)
+	go d.resolveTCP(bn)
 	return nil
 }
 
@@ -415,15 +426,58 @@ func (d *daemon) resolve(bn *bridgeNet) {
 		}
 		q := append([]byte(nil), buf[:n]...)
 		go func() {
-			resp, ok := answer(q, func(name string) []netip.Addr { return d.lookup(bn.net.ID, from.Addr().Unmap(), name) })
-			if !ok {
-				conf, _ := os.ReadFile("/etc/resolv.conf")
-				resp = forward(q, upstreams(string(conf)), func(addr string) (net.Conn, error) {
-					return net.DialTimeout("udp", addr, time.Second)
-				})
-			}
-			if resp != nil {
+			if resp := d.respond(bn, from.Addr().Unmap(), q, "udp"); resp != nil {
 				bn.dns.WriteToUDPAddrPort(resp, from)
+			}
+		}()
+	}
+}
+
+// respond answers a query from client on a network: its own names, or
+// the host's resolvers' answer over the same transport. The forwarder's
+// sockets are made by goroutines on threads in the host's namespace
+// (only the namespace's own thread is elsewhere, and it is locked).
+func (d *daemon) respond(bn *bridgeNet, client netip.Addr, q []byte, transport string) []byte {
+	resp, ok := answer(q, func(name string) []netip.Addr { return d.lookup(bn.net.ID, client, name) })
+	if ok {
+		return resp
+	}
+	conf, _ := os.ReadFile("/etc/resolv.conf")
+	return forward(q, upstreams(string(conf)), func(addr string) (net.Conn, error) {
+		c, err := net.DialTimeout(transport, addr, time.Second)
+		if err != nil || transport == "udp" {
+			return c, err
+		}
+		return &tcpMessages{Conn: c}, nil
+	})
+}
+
+// resolveTCP serves DNS over TCP on a network's gateway: messages with a
+// two-byte length, several per connection.
+func (d *daemon) resolveTCP(bn *bridgeNet) {
+	for {
+		c, err := bn.dnsTCP.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+			mc := &tcpMessages{Conn: c}
+			buf := make([]byte, 65535)
+			for {
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				n, err := mc.Read(buf)
+				if err != nil {
+					return
+				}
+				resp := d.respond(bn, client.Addr().Unmap(), append([]byte(nil), buf[:n]...), "tcp")
+				if resp == nil {
+					return
+				}
+				if _, err := mc.Write(resp); err != nil {
+					return
+				}
 			}
 		}()
 	}

@@ -1,6 +1,8 @@
 package netd
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -107,4 +109,31 @@ func forward(query []byte, servers []string, dial func(addr string) (net.Conn, e
 		c.Close()
 	}
 	return servfail(query)
+}
+
+// tcpMessages frames DNS messages on a TCP connection (RFC 1035 4.2.2):
+// each Write sends one message with its two-byte length, each Read
+// returns one whole message.
+type tcpMessages struct{ net.Conn }
+
+func (c *tcpMessages) Write(msg []byte) (int, error) {
+	if len(msg) > 65535 {
+		return 0, fmt.Errorf("DNS message of %d bytes", len(msg))
+	}
+	if _, err := c.Conn.Write(append([]byte{byte(len(msg) >> 8), byte(len(msg))}, msg...)); err != nil {
+		return 0, err
+	}
+	return len(msg), nil
+}
+
+func (c *tcpMessages) Read(buf []byte) (int, error) {
+	var l [2]byte
+	if _, err := io.ReadFull(c.Conn, l[:]); err != nil {
+		return 0, err
+	}
+	n := int(l[0])<<8 | int(l[1])
+	if n > len(buf) {
+		return 0, fmt.Errorf("DNS message of %d bytes", n)
+	}
+	return io.ReadFull(c.Conn, buf[:n])
 }

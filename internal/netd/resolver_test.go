@@ -111,3 +111,45 @@ func FuzzAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestTCPFramingAndForward(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// An upstream that answers each framed message with "R" + message.
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		mc := &tcpMessages{Conn: c}
+		buf := make([]byte, 65535)
+		for {
+			n, err := mc.Read(buf)
+			if err != nil {
+				return
+			}
+			mc.Write(append([]byte("R"), buf[:n]...))
+		}
+	}()
+	q := query(t, "example.com.", dnsmessage.TypeA)
+	dialer := func(addr string) (net.Conn, error) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &tcpMessages{Conn: c}, nil
+	}
+	if resp := forward(q, []string{l.Addr().String()}, dialer); string(resp) != "R"+string(q) {
+		t.Fatalf("forward over TCP returned %q", resp)
+	}
+	// A length larger than the buffer is an error, not a short read.
+	a, b := net.Pipe()
+	go (&tcpMessages{Conn: a}).Write(make([]byte, 300))
+	if _, err := (&tcpMessages{Conn: b}).Read(make([]byte, 100)); err == nil {
+		t.Fatal("an oversized message was read")
+	}
+}
