@@ -69,12 +69,6 @@ func Detach(dir, containerID, networkID string) error {
 	return send(dir, &request{Op: "detach", ContainerID: containerID, NetworkID: networkID})
 }
 
-// Running returns the PID of the live netd, if any.
-func Running(dir string) (int, bool) {
-	rec, ok := alive(dir)
-	return rec.Pid, ok
-}
-
 // alive reads netd's record and checks that the process is still that
 // netd (PID and start time).
 func alive(dir string) (record, bool) {

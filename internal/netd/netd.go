@@ -1,18 +1,17 @@
 // Package netd is the data path of cove's user-defined networks: the
 // `cove-netd` role, which owns one network namespace per user (the
-// "shared namespace") with a bridge per network and answers DNS on each
-// bridge's gateway, and the supervisor's side, which starts it on demand,
-// tells it about a container and plugs the container into the bridges
-// with veth pairs.
+// "shared namespace") with a bridge per network, plugs containers into
+// the bridges with veth pairs and answers DNS on each bridge's gateway;
+// and the supervisor's side, which starts it on demand and hands it
+// containers.
 //
-//	supervisor (cove run / cove-launch), in BeforeSetup:
-//	  Attach: under DIR/lock, start cove-netd if none is alive, send it
-//	          the container's init PID, names and networks; netd makes
-//	          the bridges and resolvers and watches the PID (pidfd)
-//	  Plug:   netlink sockets opened in netd's and the container's
-//	          namespaces; a veth pair per network, one end on the bridge,
-//	          the other (ethN, the endpoint's address and MAC) in the
-//	          container
+//	supervisor (cove run / cove-launch), in BeforeSetup: Attach, under
+//	  DIR/lock: start cove-netd if none is alive, send it the container's
+//	  init PID, names and endpoints
+//	cove-netd: make the bridges and resolvers; per endpoint a veth pair,
+//	  one end on the bridge, the other created in the container's
+//	  namespace as ethN with the endpoint's address and MAC; watch the
+//	  init (pidfd) and forget the container when it exits
 //
 // There is no NAT and no port forwarding here: a container on a user
 // network keeps its own pasta for outbound traffic and published ports,

@@ -11,9 +11,8 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// lookupFunc answers a name on one network: its addresses, and whether the
-// name is a container's there at all (a known name without an IPv4
-// address of the asked type gets an empty answer, not a forward).
+// lookupFunc returns the addresses of a container's name, alias or short
+// ID; none for other names, which are forwarded.
 type lookupFunc func(name string) []netip.Addr
 
 // answer builds the reply to a DNS query for a network's own names; ok is
