@@ -236,7 +236,7 @@ func prepareNetwork(dir, cacheDir string, rec *containerRecord, helper string) (
 
 // networkFor prepares the container's network and sets the runtime's hook
 // that connects it; nil for none and host.
-func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runtime.Options) (*networkStarter, error) {
+func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runtime.Options, early *EarlyNetwork) (*networkStarter, error) {
 	helper, err := helperFor(&rec.Parsed)
 	if err != nil {
 		return nil, err
@@ -252,7 +252,9 @@ func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runt
 	if err != nil || n == nil {
 		return nil, err
 	}
-	opts.BeforeSetup = n.connect
+	if !early.take(helper, n, opts) {
+		opts.BeforeSetup = n.connect
+	}
 	return n, nil
 }
 
@@ -268,6 +270,11 @@ func (n *networkStarter) connect(pid int) error {
 	if err != nil {
 		return err
 	}
+	return n.record(h)
+}
+
+// record makes h the container's helper and records it.
+func (n *networkStarter) record(h *network.Helper) error {
 	n.h = h
 	rec := netState{Helper: h.Name, Pid: h.Pid, Start: h.Start, Parent: os.Getpid(), Ports: n.ports}
 	if a, err := network.AddressesFor(n.helper, n.cacheDir); err == nil {

@@ -143,7 +143,19 @@ type Options struct {
 	// (/proc/PID/ns/net), so that the command finds its network up. An
 	// error kills the init and is returned.
 	BeforeSetup func(pid int) error
+
+	// NetNS, if set, is a network namespace the init joins instead of
+	// creating one (the spec must still ask for a network namespace): cove
+	// makes it ahead of the init so that its network helper can start
+	// while the container is being created. The init joins it in the C
+	// constructor, before the Go runtime starts threads (setns changes
+	// only the calling thread's namespace).
+	NetNS *os.File
 }
+
+// netnsFDEnv names the init's descriptor of Options.NetNS; the C
+// constructor in internal/userns reads it.
+const netnsFDEnv = "_COVE_INIT_NETNS_FD"
 
 // InitError is a failure of the container's init before it could execute
 // the container command. Its message names the object and the failed step
@@ -254,6 +266,11 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	}
 	if opts.Detached {
 		cmd.SysProcAttr.Pdeathsig = 0
+	}
+	if opts.NetNS != nil && ns.has[specs.NetworkNamespace] {
+		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
+		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.NetNS)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", netnsFDEnv, 2+len(cmd.ExtraFiles)))
 	}
 	if ns.flags&unix.CLONE_NEWUSER != 0 {
 		// Written by the Go runtime from this process between clone and
