@@ -253,6 +253,8 @@ func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runt
 		return nil, err
 	}
 	if !early.take(helper, n, opts) {
+		// Not for this container after all: no idle helper meanwhile.
+		early.Stop()
 		opts.BeforeSetup = n.connect
 	}
 	return n, nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/cove-run/cove/internal/network"
@@ -42,7 +43,7 @@ var earlyLogSeq atomic.Int64
 // The caller gives it to StartContainer through StartIO, and must Stop it
 // (a no-op once the container took it) when the container does not start.
 func (e *Engine) StartNetworkEarly(o *ContainerOptions) *EarlyNetwork {
-	if len(o.Publish) > 0 || o.PublishAll {
+	if len(o.Publish) > 0 || o.PublishAll || o.Userns != "" && o.Userns != "host" || len(o.UIDMap) > 0 || len(o.GIDMap) > 0 {
 		return nil
 	}
 	var p parsedOptions
@@ -122,10 +123,26 @@ func (en *EarlyNetwork) Stop() {
 	en.ns.Close()
 }
 
+// ownUserNamespace says whether the container gets a user namespace of
+// its own (--userns=keep-id, --uidmap): its init, root only there, could
+// not join a network namespace of cove's (setns needs CAP_SYS_ADMIN in the
+// namespace's owner), and the ordinary start creates one it owns.
+func ownUserNamespace(opts *runtime.Options) bool {
+	if opts.Spec == nil || opts.Spec.Linux == nil {
+		return false
+	}
+	for _, n := range opts.Spec.Linux.Namespaces {
+		if n.Type == specs.UserNamespace {
+			return true
+		}
+	}
+	return false
+}
+
 // take hands the early network to a container's start (helper is the one
 // its record asks for), or says it does not fit.
 func (en *EarlyNetwork) take(helper string, n *networkStarter, opts *runtime.Options) bool {
-	if en == nil || n == nil || helper != en.helper || len(n.ports) > 0 || !en.used.CompareAndSwap(false, true) {
+	if en == nil || n == nil || helper != en.helper || len(n.ports) > 0 || ownUserNamespace(opts) || !en.used.CompareAndSwap(false, true) {
 		return false
 	}
 	opts.NetNS = en.ns
