@@ -38,7 +38,7 @@ lint:
 test-unit:
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
 	@# Start-up budget, alone so that parallel tests do not skew the timing.
-	COVE_INIT_BUDGET=1 $(GO) test -tags '$(TAGS)' -count=1 -run TestInitBudget ./cmd/cove/
+	COVE_INIT_BUDGET=1 $(GO) test -tags '$(TAGS)' -count=1 -v -run TestInitBudget ./cmd/cove/
 	@# The seccomp compiler against libseccomp's own verdicts (needs cgo and
 	@# libseccomp-dev, which hack/setup-test-env.sh installs).
 	@if pkg-config --exists libseccomp 2>/dev/null; then \

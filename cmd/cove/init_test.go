@@ -21,11 +21,14 @@ import (
 // timing on a shared VM varies by half between runs. So the guard is in
 // three parts: cove's own packages stay under ownBudget, no package outside
 // a list of known library costs may spend more than onePackage, and the
-// whole stays under totalBudget. See docs/architecture.md.
+// whole stays under totalBudget (the foundation issue's 5 ms), counted as
+// the sum of each package's best time over the runs: noise only ever adds
+// time, and it hits different packages in different runs, so the best run
+// as a whole still carries some. See docs/architecture.md.
 const (
 	ownBudget   = 0.5 // ms, all github.com/cove-run packages together
 	onePackage  = 0.3 // ms, any package not in knownHeavy
-	totalBudget = 8.0 // ms
+	totalBudget = 5.0 // ms
 )
 
 // knownHeavy lists library packages whose init is known to cost more than
@@ -96,9 +99,10 @@ func TestInitBudget(t *testing.T) {
 			bestTotal = total
 		}
 	}
-	own := 0.0
+	own, sumBest := 0.0, 0.0
 	var heavy []string
 	for p, v := range best {
+		sumBest += v
 		if strings.HasPrefix(p, "github.com/cove-run/") {
 			own += v
 		}
@@ -109,14 +113,14 @@ func TestInitBudget(t *testing.T) {
 		}
 	}
 	sort.Strings(heavy)
-	t.Logf("package init: %.2f ms in total (best of 15), cove's own packages %.3f ms", bestTotal, own)
+	t.Logf("package init: %.2f ms in total (sum of each package's best of 15; best single run %.2f ms), cove's own packages %.3f ms", sumBest, bestTotal, own)
 	if own > ownBudget {
 		t.Errorf("cove's own packages spend %.3f ms in init, over %.1f ms: move the work out of init (GODEBUG=inittrace=1 bin/cove version)", own, ownBudget)
 	}
 	if len(heavy) > 0 {
 		t.Errorf("packages with an init over %.1f ms that are not known costs: %s (find them with GODEBUG=inittrace=1 bin/cove version)", onePackage, strings.Join(heavy, ", "))
 	}
-	if bestTotal > totalBudget {
-		t.Errorf("package init takes %.2f ms, over the %.0f ms budget", bestTotal, totalBudget)
+	if sumBest > totalBudget {
+		t.Errorf("package init takes %.2f ms, over the %.0f ms budget (GODEBUG=inittrace=1 bin/cove version)", sumBest, totalBudget)
 	}
 }

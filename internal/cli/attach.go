@@ -154,7 +154,7 @@ func attachSession(e *engine.Engine, a *engine.Attachment, streams *IOStreams, s
 // foreground of this command instead, and cannot be detached.
 func startAndAttach(ctx context.Context, f *Factory, e *engine.Engine, ref string, stdin bool, keys []byte) error {
 	if !engine.MonitorAvailable {
-		return startAttached(ctx, f, e, ref, streamSet{stdin: stdin, stdout: true, stderr: true}, true, false)
+		return startAttached(ctx, f, e, ref, streamSet{stdin: stdin, stdout: true, stderr: true}, true, false, nil)
 	}
 	o := engine.DetachedStart{WaitAttach: true}
 	if outFile, ok := f.IO.Out.(*os.File); ok {

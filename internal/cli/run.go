@@ -147,6 +147,14 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	opts.Container.Detach = opts.Detach
 	// Docker's CLI sets StdinOnce when -i attaches stdin: not for -d.
 	opts.Container.StdinOnce = opts.Container.OpenStdin && !opts.Detach
+	// The network helper starts while the container is created.
+	var early *engine.EarlyNetwork
+	if !opts.Detach && !detachableRun(opts, f.IO) {
+		if e, err := f.Engine(); err == nil {
+			early = e.StartNetworkEarly(&opts.Container)
+		}
+	}
+	defer early.Stop()
 	e, id, err := createContainer(ctx, f, opts)
 	if err != nil {
 		return err
@@ -167,7 +175,7 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		fmt.Fprintln(opts.IO.Out, id)
 		return nil
 	}
-	return startAttached(ctx, f, e, id, streams, opts.SigProxy, opts.Container.AutoRemove)
+	return startAttached(ctx, f, e, id, streams, opts.SigProxy, opts.Container.AutoRemove, early)
 }
 
 // streamSet says which standard streams a foreground container gets.
@@ -218,8 +226,8 @@ func writeCidfile(path, id string) error {
 
 // startAttached starts a container in the foreground, relays signals and
 // the terminal, waits, and returns the container's exit code as the error.
-func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string, s streamSet, sigProxy, autoRemove bool) error {
-	sio := engine.StartIO{}
+func startAttached(ctx context.Context, f *Factory, e *engine.Engine, id string, s streamSet, sigProxy, autoRemove bool, early *engine.EarlyNetwork) error {
+	sio := engine.StartIO{Network: early}
 	// The terminal's size must be the container's from its first
 	// instruction (a program may ask before any resize arrives).
 	if outFile, ok := f.IO.Out.(*os.File); ok {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -557,13 +556,6 @@ func (e *Engine) specFor(c *state.Container, rec *containerRecord, rootfs string
 	}
 	if err := overlayMounts(in.Mounts, dir, e.Config.Rootless); err != nil {
 		return nil, err
-	}
-	if isContainerNetwork(p.Network) {
-		other, err := e.networkOwner(c, p.Network)
-		if err != nil {
-			return nil, err
-		}
-		in.NetNSPath = "/proc/" + strconv.Itoa(other.State.Pid) + "/ns/net"
 	}
 	sp, err := spec.Generate(in)
 	if err != nil {

@@ -408,7 +408,7 @@ func (l *launcher) start(fresh bool) error {
 	opts := runtime.Options{Spec: sp}
 	// The helper is this process's child, started from the main thread
 	// (see init), so its parent-death signal fires with the monitor.
-	net, err := l.e.networkFor(c, rec, &opts)
+	net, err := l.e.networkFor(c, rec, &opts, nil)
 	if err != nil {
 		return failed(err)
 	}

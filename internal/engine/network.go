@@ -320,7 +320,7 @@ func prepareNetwork(dir, cacheDir string, rec *containerRecord, helper string) (
 
 // networkFor prepares the container's network and sets the runtime's hook
 // that connects it; nil for none and host.
-func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runtime.Options) (*networkStarter, error) {
+func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runtime.Options, early *EarlyNetwork) (*networkStarter, error) {
 	helper, err := helperFor(&rec.Parsed)
 	if err != nil {
 		return nil, err
@@ -340,22 +340,35 @@ func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runt
 		// --internal networks only: no way out, as Docker's.
 		helper = ""
 	}
+	if isContainerNetwork(rec.Parsed.Network) {
+		if err := e.joinOwnerNetwork(c, rec, opts); err != nil {
+			return nil, err
+		}
+	}
 	n, err := prepareNetwork(dir, e.Config.RunRoot, rec, helper)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case n != nil && plug != nil:
-		opts.BeforeSetup = func(pid int) error {
-			if err := n.connect(pid); err != nil {
-				return err
-			}
-			return plug(pid)
+	if n == nil || !early.take(helper, n, opts) {
+		// Not for this container after all (or no helper wanted, as
+		// with --internal networks): no idle helper meanwhile.
+		early.Stop()
+		if n != nil {
+			opts.BeforeSetup = n.connect
 		}
-	case n != nil:
-		opts.BeforeSetup = n.connect
-	case plug != nil:
-		opts.BeforeSetup = plug
+	}
+	if plug != nil {
+		// After the helper: the container's ethN come after its eth0.
+		if first := opts.BeforeSetup; first != nil {
+			opts.BeforeSetup = func(pid int) error {
+				if err := first(pid); err != nil {
+					return err
+				}
+				return plug(pid)
+			}
+		} else {
+			opts.BeforeSetup = plug
+		}
 	}
 	return n, nil
 }
@@ -372,6 +385,11 @@ func (n *networkStarter) connect(pid int) error {
 	if err != nil {
 		return err
 	}
+	return n.record(h)
+}
+
+// record makes h the container's helper and records it.
+func (n *networkStarter) record(h *network.Helper) error {
 	n.h = h
 	rec := netState{Helper: h.Name, Pid: h.Pid, Start: h.Start, Parent: os.Getpid(), Ports: n.ports}
 	if a, err := network.AddressesFor(n.helper, n.cacheDir); err == nil {
@@ -654,4 +672,29 @@ func (e *Engine) networkOwner(self *state.Container, mode string) (*state.Contai
 		return nil, fmt.Errorf("cannot join network namespace of a non running container %s: %w", other.Name, errdefs.ErrInvalidState)
 	}
 	return other, nil
+}
+
+// joinOwnerNetwork has the container's init join the network namespace
+// of the running container it names (--network container:NAME), through
+// runtime.Options.NetNS: the init joins it before the Go runtime starts
+// threads. Possible because all of a user's cove processes and containers
+// share one user namespace, which owns both network namespaces.
+func (e *Engine) joinOwnerNetwork(c *state.Container, rec *containerRecord, opts *runtime.Options) error {
+	other, err := e.networkOwner(c, rec.Parsed.Network)
+	if err != nil {
+		return err
+	}
+	if ownUserNamespace(opts) {
+		// Root only in its own namespace, the init would lack privilege
+		// over the other container's network namespace.
+		return errdefs.InvalidArgument("--network %s cannot be combined with a user namespace of the container's own (--userns, --uidmap)", rec.Options.Network)
+	}
+	// Closed on exec (the launcher becomes the monitor) or when the
+	// foreground run ends.
+	ns, err := os.Open("/proc/" + strconv.Itoa(other.State.Pid) + "/ns/net")
+	if err != nil {
+		return fmt.Errorf("opening the network namespace of container %s: %w", other.Name, err)
+	}
+	opts.NetNS = ns
+	return nil
 }

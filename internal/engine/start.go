@@ -28,6 +28,9 @@ type StartIO struct {
 	// ConsoleRows and ConsoleCols size a -t container's terminal from the
 	// start; 0 leaves the kernel's default until the first resize.
 	ConsoleRows, ConsoleCols uint
+	// Network, if set, is the container's network started ahead
+	// (StartNetworkEarly); the start takes it if it fits.
+	Network *EarlyNetwork
 }
 
 // Running is a container started by this process.
@@ -138,7 +141,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 	}
 	phase("start: spec generated")
 	opts := runtime.Options{Spec: sp, Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr}
-	net, err := e.networkFor(c, rec, &opts)
+	net, err := e.networkFor(c, rec, &opts, sio.Network)
 	if err != nil {
 		return nil, err
 	}

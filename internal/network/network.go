@@ -213,6 +213,8 @@ type StartOptions struct {
 	Ports []Published
 	// Dir is the container's directory: the helper's log goes there.
 	Dir string
+	// LogPath, if set, is the helper's log instead of Dir/network.log.
+	LogPath string
 	// CacheDir caches the probe of pasta's options.
 	CacheDir string
 }
@@ -221,6 +223,9 @@ type StartOptions struct {
 // configured. The caller must Stop it when the container exits.
 func Start(o StartOptions) (*Helper, error) {
 	logPath := filepath.Join(o.Dir, "network.log")
+	if o.LogPath != "" {
+		logPath = o.LogPath
+	}
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err

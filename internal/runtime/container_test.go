@@ -405,9 +405,8 @@ func TestContainerSetupErrors(t *testing.T) {
 	}
 
 	s = newSpec(root, "true")
-	// Only a network namespace can be joined (--network container:NAME).
-	s.Linux.Namespaces = append(without(s.Linux.Namespaces, specs.IPCNamespace),
-		specs.LinuxNamespace{Type: specs.IPCNamespace, Path: "/proc/1/ns/ipc"})
+	s.Linux.Namespaces = append(without(s.Linux.Namespaces, specs.NetworkNamespace),
+		specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/1/ns/net"})
 	if err := startErr(t, s); !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Errorf("joining a namespace: %v, want ErrUnsupported", err)
 	}

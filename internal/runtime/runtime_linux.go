@@ -143,7 +143,19 @@ type Options struct {
 	// (/proc/PID/ns/net), so that the command finds its network up. An
 	// error kills the init and is returned.
 	BeforeSetup func(pid int) error
+
+	// NetNS, if set, is a network namespace the init joins instead of
+	// creating one (the spec must still ask for a network namespace): cove
+	// makes it ahead of the init so that its network helper can start
+	// while the container is being created. The init joins it in the C
+	// constructor, before the Go runtime starts threads (setns changes
+	// only the calling thread's namespace).
+	NetNS *os.File
 }
+
+// netnsFDEnv names the init's descriptor of Options.NetNS; the C
+// constructor in internal/userns reads it.
+const netnsFDEnv = "_COVE_INIT_NETNS_FD"
 
 // InitError is a failure of the container's init before it could execute
 // the container command. Its message names the object and the failed step
@@ -207,16 +219,6 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		return nil, err
 	}
 	c.WaitGo = opts.BeforeSetup != nil
-	extra := []*os.File{}
-	if ns.joinNet != "" {
-		netNS, err := os.Open(ns.joinNet)
-		if err != nil {
-			return nil, fmt.Errorf("opening the network namespace to join: %w", err)
-		}
-		defer netNS.Close()
-		c.JoinNetNS = true
-		extra = append(extra, netNS)
-	}
 	cfg, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the container configuration: %w", err)
@@ -252,7 +254,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		// to adjust GOMAXPROCS, and the --init reaper lives as long as the
 		// container.
 		Env:        []string{"GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		ExtraFiles: append([]*os.File{cfgR, childSock, exe}, extra...),
+		ExtraFiles: []*os.File{cfgR, childSock, exe},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: ns.flags,
 			// Own session and process group: terminal signals (^C) reach
@@ -264,6 +266,11 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	}
 	if opts.Detached {
 		cmd.SysProcAttr.Pdeathsig = 0
+	}
+	if opts.NetNS != nil && ns.has[specs.NetworkNamespace] {
+		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
+		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.NetNS)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", netnsFDEnv, 2+len(cmd.ExtraFiles)))
 	}
 	if ns.flags&unix.CLONE_NEWUSER != 0 {
 		// Written by the Go runtime from this process between clone and

@@ -17,9 +17,6 @@ type namespaces struct {
 	flags uintptr
 	has   map[specs.LinuxNamespaceType]bool
 	names string // for messages: "mount,pid,uts"
-	// joinNet is an existing network namespace the init joins (another
-	// container's, --network container:NAME) instead of a new one.
-	joinNet string
 }
 
 func cloneFlag(t specs.LinuxNamespaceType) (uintptr, bool) {
@@ -65,14 +62,6 @@ func validate(s *specs.Spec) (namespaces, error) {
 		if !ok {
 			return ns, fmt.Errorf("%s namespace: %w", n.Type, errdefs.ErrUnsupported)
 		}
-		if n.Path != "" && n.Type == specs.NetworkNamespace {
-			// The init's main thread joins it before its setup and
-			// executes the command from that thread (initproc): a
-			// network namespace is per thread, and only the thread that
-			// calls execve carries it into the container.
-			ns.joinNet = n.Path
-			continue
-		}
 		if n.Path != "" {
 			// setns into a user or mount namespace needs a single-threaded
 			// process; a Go program never is one.
@@ -92,11 +81,6 @@ func validate(s *specs.Spec) (namespaces, error) {
 	}
 	if (s.Hostname != "" || s.Domainname != "") && !ns.has[specs.UTSNamespace] {
 		return ns, errdefs.InvalidArgument("spec: setting the hostname needs a UTS namespace")
-	}
-	if ns.joinNet != "" && ns.has[specs.UserNamespace] {
-		// Joining from a new user namespace would need privilege in the
-		// namespace that owns the network namespace, which it has not.
-		return ns, fmt.Errorf("joining network namespace %s from a new user namespace: %w", ns.joinNet, errdefs.ErrUnsupported)
 	}
 	if !ns.has[specs.UserNamespace] && (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) {
 		return ns, errdefs.InvalidArgument("spec: ID mappings need a user namespace")

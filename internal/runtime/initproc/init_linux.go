@@ -125,18 +125,6 @@ func run() error {
 	if err != nil {
 		return fail("config", err)
 	}
-	if c.JoinNetNS {
-		// This is the main thread, locked since package init, which
-		// does the mounts (sysfs shows the mounting thread's network
-		// namespace) and executes the command (or forks it, with
-		// --init): both then run in the joined namespace. The process's
-		// other threads stay where they were and end at execve.
-		err := unix.Setns(proto.NetNSFD, unix.CLONE_NEWNET)
-		unix.Close(proto.NetNSFD)
-		if err != nil {
-			return fail("network", fmt.Errorf("joining the other container's network namespace: %w", err))
-		}
-	}
 
 	// As PID 1 the reaper keeps its descriptors for the container's
 	// lifetime: let go of any the caller leaked to us.

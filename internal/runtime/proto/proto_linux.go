@@ -10,7 +10,6 @@
 //	          execve of the container command is seen by the parent as EOF
 //	ExeFD     the read-only view of the cove binary the init was executed
 //	          from (see runtime.Start); the init closes it at once
-//	NetNSFD   with Config.JoinNetNS only: the network namespace to join
 //
 // A packet-oriented socket keeps message boundaries without framing and can
 // carry the pseudo-terminal's master descriptor (SCM_RIGHTS) next to the
@@ -38,7 +37,6 @@ const (
 	ConfigFD = 3
 	SyncFD   = 4
 	ExeFD    = 5
-	NetNSFD  = 6
 )
 
 // Config is everything the init needs, sent once as JSON. It is the spec
@@ -85,9 +83,6 @@ type Config struct {
 	// (which meanwhile connects the network namespace); EOF instead means
 	// the parent gave up.
 	WaitGo bool `json:"waitGo,omitempty"`
-	// JoinNetNS: the init joins the network namespace at NetNSFD first
-	// (--network container:NAME).
-	JoinNetNS bool `json:"joinNetNS,omitempty"`
 }
 
 // Device is a host device node (Source) to bind at Path in the container.

@@ -1,0 +1,71 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// helpersWorkingIn lists live pasta/slirp4netns processes whose working
+// directory is under dir: a helper started before its container exists
+// works in the run root.
+func helpersWorkingIn(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil {
+			continue
+		}
+		c := strings.TrimSpace(string(comm))
+		if !strings.Contains(c, "pasta") && !strings.Contains(c, "passt") && !strings.Contains(c, "slirp4netns") {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || !strings.HasPrefix(cwd, dir) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			s := string(st)
+			if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X') {
+				continue
+			}
+		}
+		out = append(out, e.Name()+":"+c)
+	}
+	return out
+}
+
+// The default network of a foreground container starts before the
+// container exists (so that pasta's start overlaps the create); the
+// container still gets it, and a run that fails after that leaves no
+// helper behind.
+func TestRunNetworkStartedEarly(t *testing.T) {
+	needPasta(t)
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	r := h.Run(0, "run", "--rm", bb, "sh", "-c", "ip route | grep -c '^default'; cat /proc/net/dev | grep -c -v -e lo: -e Inter -e face")
+	if f := strings.Fields(r.Stdout); len(f) != 2 || f[0] != "1" || f[1] != "1" {
+		t.Errorf("default route and interface in a foreground container: %q", r.Stdout)
+	}
+	// The container's init joined the namespace the helper serves: its
+	// network namespace is not the host's and it is the one pasta set up.
+	host, _ := os.Readlink("/proc/self/ns/net")
+	r = h.Run(0, "run", "--rm", bb, "readlink", "/proc/self/ns/net")
+	if ns := strings.TrimSpace(r.Stdout); ns == host || !strings.HasPrefix(ns, "net:[") {
+		t.Errorf("the container's network namespace %q (host %s)", ns, host)
+	}
+	// Failures after the helper started: no such image, a command that
+	// cannot run.
+	h.Run(125, "run", "--rm", "--pull", "never", "no-such-image", "true")
+	h.Run(127, "run", "--rm", bb, "/no/such/command")
+	runRoot := filepath.Join(h.Dir, "run")
+	waitFor(t, 5*time.Second, "no network helper left in "+runRoot, func() bool { return len(helpersWorkingIn(runRoot)) == 0 })
+	if logs, _ := filepath.Glob(filepath.Join(runRoot, "cove", "network-*.log")); len(logs) != 0 {
+		t.Errorf("early helpers' logs left: %v", logs)
+	}
+}
