@@ -183,6 +183,25 @@ func (h *Harness) stopKeeper() {
 	if h.keeper != 0 && procStartTime(h.keeper) == h.keeperStart {
 		syscall.Kill(h.keeper, syscall.SIGKILL)
 	}
+	// Keepers whose record is gone (tests that simulate a reboot wipe the
+	// run root): found by the runtime directory in their environment.
+	want := "XDG_RUNTIME_DIR=" + filepath.Join(h.Dir, "run")
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); strings.TrimSpace(string(comm)) != "cove-userns" {
+			continue
+		}
+		environ, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		for _, v := range strings.Split(string(environ), "\x00") {
+			if v == want {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
 }
 
 // Setenv adds or replaces an environment variable for later commands.
