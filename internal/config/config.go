@@ -45,6 +45,11 @@ type File struct {
 		// start -ai); empty means ctrl-p,ctrl-q.
 		DetachKeys string `toml:"detach_keys"`
 	} `toml:"engine"`
+	Network struct {
+		// Helper chooses the default network's helper: "auto" (or
+		// empty), "pasta" or "slirp4netns".
+		Helper string `toml:"helper"`
+	} `toml:"network"`
 }
 
 // Config is the resolved configuration of one invocation.
@@ -68,6 +73,9 @@ type Config struct {
 	StorageDriver string
 	MountProgram  string
 	LogLevel      string
+	// NetworkHelper is [network] helper from cove.toml: "", "auto",
+	// "pasta" or "slirp4netns".
+	NetworkHelper string
 
 	File File
 }
@@ -150,6 +158,12 @@ func Load(o Overrides) (*Config, error) {
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "warn"
+	}
+	switch c.File.Network.Helper {
+	case "", "auto", "pasta", "slirp4netns":
+		c.NetworkHelper = c.File.Network.Helper
+	default:
+		return nil, errdefs.InvalidArgument("config file %s: [network] helper = %q: use auto, pasta or slirp4netns", c.ConfigFile, c.File.Network.Helper)
 	}
 	switch c.StorageDriver {
 	case "", "overlay", "vfs":

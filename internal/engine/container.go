@@ -639,7 +639,7 @@ func (e *Engine) writeEtcFiles(c *state.Container, rec *containerRecord) (string
 		h, _ := os.ReadFile(filepath.Join(stores.Dir(other.ID), "hosts"))
 		r, _ := os.ReadFile(filepath.Join(stores.Dir(other.ID), "resolv.conf"))
 		hosts, resolv = string(h), string(r)
-	} else if hosts, resolv, err = etcNetworkFiles(c, rec, e.Config.RunRoot, atts); err != nil {
+	} else if hosts, resolv, err = e.etcNetworkFiles(c, rec, e.Config.RunRoot, atts); err != nil {
 		return "", err
 	}
 	hostname := rec.Hostname

@@ -222,15 +222,21 @@ func checkPortOverlap(maps []spec.PortMapping, specs []string) error {
 }
 
 // helperFor resolves the container's network helper: "" for none and
-// host.
-func helperFor(p *parsedOptions) (string, error) {
+// host. publishes says whether the container publishes ports (-p, or -P
+// with ports to publish).
+func (e *Engine) helperFor(p *parsedOptions, publishes bool) (string, error) {
 	switch p.Network {
 	case network.Pasta, network.Slirp:
 		return p.Network, nil
 	case networkDefault:
-		return network.Choose()
+		return network.Choose(e.Config.NetworkHelper, publishes)
 	}
 	return "", nil
+}
+
+// publishesPorts says whether a container publishes ports.
+func publishesPorts(rec *containerRecord) bool {
+	return len(portMappings(rec)) > 0
 }
 
 // portMappings are the container's -p mappings plus, with -P, every port
@@ -321,7 +327,7 @@ func prepareNetwork(dir, cacheDir string, rec *containerRecord, helper string) (
 // networkFor prepares the container's network and sets the runtime's hook
 // that connects it; nil for none and host.
 func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runtime.Options, early *EarlyNetwork) (*networkStarter, error) {
-	helper, err := helperFor(&rec.Parsed)
+	helper, err := e.helperFor(&rec.Parsed, publishesPorts(rec))
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +495,7 @@ func writeFileAtomic(path string, data []byte) error {
 
 // etcNetworkFiles returns the container's /etc/hosts and /etc/resolv.conf.
 // atts are the container's user networks.
-func etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string, atts []attachment) (hosts, resolv string, err error) {
+func (e *Engine) etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string, atts []attachment) (hosts, resolv string, err error) {
 	p := &rec.Parsed
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	d := network.DNS{Servers: p.DNS.Servers, Search: p.DNS.Search, Options: p.DNS.Options}
@@ -500,7 +506,7 @@ func etcNetworkFiles(c *state.Container, rec *containerRecord, cacheDir string, 
 	case spec.NetworkNone:
 		return network.IsolatedHostsFile(p.AddHosts, rec.Hostname, c.Name), network.ResolvConf(string(hostResolv), d, ""), nil
 	}
-	helper, err := helperFor(p)
+	helper, err := e.helperFor(p, publishesPorts(rec))
 	if err != nil {
 		return "", "", err
 	}

@@ -50,7 +50,7 @@ func (e *Engine) StartNetworkEarly(o *ContainerOptions) *EarlyNetwork {
 	if err := parseNetwork(o, &p); err != nil {
 		return nil
 	}
-	helper, err := helperFor(&p)
+	helper, err := e.helperFor(&p, false)
 	if err != nil || helper == "" {
 		return nil
 	}
