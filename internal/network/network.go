@@ -258,7 +258,9 @@ func Start(o StartOptions) (*Helper, error) {
 	case Pasta:
 		args = pastaArgs(o.Ports, pastaFeatures(o.CacheDir))
 	case Slirp:
-		args = []string{"--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--ready-fd=4", "--netns-type=path", "/proc/self/fd/3"}
+		// --enable-ipv6 as podman does: outbound IPv6 (fd00::/64 behind
+		// slirp), as pasta gives.
+		args = []string{"--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--enable-ipv6", "--ready-fd=4", "--netns-type=path", "/proc/self/fd/3"}
 		if len(o.Ports) > 0 {
 			// Relative to its working directory (the container's): a
 			// socket path may not exceed 108 bytes, and state
