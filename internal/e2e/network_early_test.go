@@ -69,3 +69,22 @@ func TestRunNetworkStartedEarly(t *testing.T) {
 		t.Errorf("early helpers' logs left: %v", logs)
 	}
 }
+
+// --network ns:PATH joins the network namespace a path names, here another
+// container's (Podman's mode).
+func TestNetworkNamespacePath(t *testing.T) {
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	h.Run(0, "run", "-d", "--name", "owner", "--network", "none", bb, "sleep", "60")
+	pid := strings.TrimSpace(h.Run(0, "inspect", "-f", "{{.State.Pid}}", "owner").Stdout)
+	want := strings.TrimSpace(h.Run(0, "exec", "owner", "readlink", "/proc/self/ns/net").Stdout)
+	r := h.Run(0, "run", "--rm", "--network", "ns:/proc/"+pid+"/ns/net", bb, "readlink", "/proc/self/ns/net")
+	if got := strings.TrimSpace(r.Stdout); got != want || want == "" {
+		t.Errorf("--network ns:/proc/%s/ns/net: in %q, the owner in %q", pid, got, want)
+	}
+	r = h.Run(0, "run", "-d", "--name", "joined", "--network", "ns:/proc/"+pid+"/ns/net", bb, "sleep", "60")
+	if got := strings.TrimSpace(h.Run(0, "exec", "joined", "readlink", "/proc/self/ns/net").Stdout); got != want {
+		t.Errorf("detached --network ns: in %q, want %q", got, want)
+	}
+	h.Run(0, "rm", "-f", "joined", "owner")
+}

@@ -360,7 +360,7 @@ func TestNetworkContainerMode(t *testing.T) {
 		{[]string{"--network", "container:nope"}, "no such container: nope"},
 		{[]string{"--network", "container:srv", "-p", "80"}, "port publishing"},
 		{[]string{"--network", "container:"}, "name the container"},
-		{[]string{"--network", "ns:/proc/1/ns/net"}, "not supported"},
+		{[]string{"--network", "ns:/no/such/file"}, "no such file"},
 	} {
 		r := h.Run(125, append(append([]string{"run", "--rm"}, c.args...), "cove-test/busybox", "true")...)
 		if !strings.Contains(r.Stderr, c.want) {

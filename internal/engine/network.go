@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/network"
 	"github.com/cove-run/cove/internal/runtime"
@@ -131,7 +133,17 @@ func parseNetwork(o *ContainerOptions, p *parsedOptions) error {
 		}
 		p.Network = net
 	case strings.HasPrefix(net, "ns:"):
-		return errdefs.InvalidArgument("--network %q: joining a path's network namespace is not supported yet", net)
+		// Podman's mode: a network namespace named by a path, typically
+		// /proc/PID/ns/net of a process of the user's; checked at start,
+		// when it is opened.
+		path := strings.TrimPrefix(net, "ns:")
+		if !filepath.IsAbs(path) || filepath.Clean(path) != path {
+			return errdefs.InvalidArgument("--network %q: the path must be absolute and clean (ns:/proc/PID/ns/net)", net)
+		}
+		if len(o.Publish) > 0 || o.PublishAll {
+			return errdefs.InvalidArgument("--network %q: conflicting options: port publishing needs a network helper, and a joined namespace has none", net)
+		}
+		p.Network = net
 	case strings.HasPrefix(net, "slirp4netns:") || strings.HasPrefix(net, "pasta:"):
 		return errdefs.InvalidArgument("--network %q: options for the network helper are not supported yet; use %s", net, strings.SplitN(net, ":", 2)[0])
 	default:
@@ -351,6 +363,11 @@ func (e *Engine) networkFor(c *state.Container, rec *containerRecord, opts *runt
 			return nil, err
 		}
 	}
+	if isPathNetwork(rec.Parsed.Network) {
+		if err := joinPathNetwork(rec, opts); err != nil {
+			return nil, err
+		}
+	}
 	n, err := prepareNetwork(dir, e.Config.RunRoot, rec, helper)
 	if err != nil {
 		return nil, err
@@ -506,6 +523,10 @@ func (e *Engine) etcNetworkFiles(c *state.Container, rec *containerRecord, cache
 	case spec.NetworkNone:
 		return network.IsolatedHostsFile(p.AddHosts, rec.Hostname, c.Name), network.ResolvConf(string(hostResolv), d, ""), nil
 	}
+	if isPathNetwork(p.Network) {
+		// Whatever the namespace has: the host's resolvers, as with none.
+		return network.IsolatedHostsFile(p.AddHosts, rec.Hostname, c.Name), network.ResolvConf(string(hostResolv), d, ""), nil
+	}
 	helper, err := e.helperFor(p, publishesPorts(rec))
 	if err != nil {
 		return "", "", err
@@ -658,6 +679,34 @@ func portsSummary(ports map[string][]PortBinding) string {
 		parts = append(parts, r.host+":"+span(r.hostLo, r.hostHi)+"->"+ctr)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// isPathNetwork reports --network ns:PATH.
+func isPathNetwork(mode string) bool { return strings.HasPrefix(mode, "ns:") }
+
+// joinPathNetwork has the container's init join the network namespace at
+// the path --network ns:PATH names (through runtime.Options.NetNS, as for
+// container:NAME). Only a namespace owned by cove's user namespace (one of
+// the user's containers or processes started under `cove unshare`) can be
+// joined; the kernel refuses others (EPERM), and that is said.
+func joinPathNetwork(rec *containerRecord, opts *runtime.Options) error {
+	mode := rec.Parsed.Network
+	if ownUserNamespace(opts) {
+		return errdefs.InvalidArgument("--network %s cannot be combined with a user namespace of the container's own (--userns, --uidmap)", mode)
+	}
+	path := strings.TrimPrefix(mode, "ns:")
+	f, err := os.Open(path)
+	if err != nil {
+		return errdefs.InvalidArgument("--network %s: %v", mode, err)
+	}
+	// NS_GET_NSTYPE tells a network namespace from any other file.
+	t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil || t != unix.CLONE_NEWNET {
+		f.Close()
+		return errdefs.InvalidArgument("--network %s: not a network namespace", mode)
+	}
+	opts.NetNS = f
+	return nil
 }
 
 // isContainerNetwork reports --network container:NAME.
