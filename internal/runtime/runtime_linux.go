@@ -157,6 +157,34 @@ type Options struct {
 // constructor in internal/userns reads it.
 const netnsFDEnv = "_COVE_INIT_NETNS_FD"
 
+// waitNetNSJoined waits until process pid is in the network namespace ns
+// (same device and inode), which the init's constructor joins right after
+// its execve: about a millisecond. An init that dies first fails the wait.
+func waitNetNSJoined(pid int, ns *os.File) error {
+	var want unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &want); err != nil {
+		return err
+	}
+	path := fmt.Sprintf("/proc/%d/ns/net", pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for delay := 50 * time.Microsecond; ; {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			return fmt.Errorf("the container init exited before joining its network namespace: %w", err)
+		}
+		if st.Dev == want.Dev && st.Ino == want.Ino {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the container init did not join its network namespace within 10 s")
+		}
+		time.Sleep(delay)
+		if delay < 2*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
 // InitError is a failure of the container's init before it could execute
 // the container command. Its message names the object and the failed step
 // ("mounting tmpfs at /run: invalid argument (flags nosuid; data size=x)").
@@ -311,7 +339,17 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	go func() { syncDone <- ReadSync(int(parentSock.Fd())) }()
 	var hookErr error
 	if opts.BeforeSetup != nil {
-		if hookErr = opts.BeforeSetup(cmd.Process.Pid); hookErr != nil {
+		if opts.NetNS != nil {
+			// The init joins NetNS only once its C constructor runs, after
+			// its execve; until then /proc/PID/ns/net is ours, and a hook
+			// that opens it (cove-netd plugging in a user network's veth)
+			// would get the wrong namespace.
+			hookErr = waitNetNSJoined(cmd.Process.Pid, opts.NetNS)
+		}
+		if hookErr == nil {
+			hookErr = opts.BeforeSetup(cmd.Process.Pid)
+		}
+		if hookErr != nil {
 			cmd.Process.Kill()
 		} else {
 			proto.Send(int(parentSock.Fd()), proto.Message{Kind: proto.KindGo}, nil)
