@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,4 +88,44 @@ func TestNetworkNamespacePath(t *testing.T) {
 		t.Errorf("detached --network ns: in %q, want %q", got, want)
 	}
 	h.Run(0, "rm", "-f", "joined", "owner")
+}
+
+// The default network's helper: slirp4netns for a container that
+// publishes no port, pasta for one that does, unless cove.toml's
+// [network] helper says otherwise (decision 14).
+func TestNetworkDefaultHelper(t *testing.T) {
+	needPasta(t)
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns is not installed")
+	}
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	addr := func(args ...string) string {
+		t.Helper()
+		a := append(append([]string{"run", "--rm"}, args...), bb, "ip", "-4", "-o", "addr")
+		return h.Run(0, a...).Stdout
+	}
+	if out := addr(); !strings.Contains(out, "10.0.2.100") {
+		t.Errorf("no published port: want slirp4netns's 10.0.2.100:\n%s", out)
+	}
+	if out := addr("-p", "80"); strings.Contains(out, "10.0.2.100") || !strings.Contains(out, "global") {
+		t.Errorf("a published port: want pasta's interface:\n%s", out)
+	}
+	writeCoveToml(t, h, "[network]\nhelper = \"pasta\"\n")
+	if out := addr(); strings.Contains(out, "10.0.2.100") {
+		t.Errorf("helper = pasta: still slirp4netns:\n%s", out)
+	}
+	writeCoveToml(t, h, "[network]\nhelper = \"slirp4netns\"\n")
+	if out := addr("-p", "80"); !strings.Contains(out, "10.0.2.100") {
+		t.Errorf("helper = slirp4netns with a published port:\n%s", out)
+	}
+	writeCoveToml(t, h, "[network]\nhelper = \"bogus\"\n")
+	r := h.Run(125, "run", "--rm", bb, "true")
+	if !strings.Contains(r.Stderr, `"bogus"`) || !strings.Contains(r.Stderr, "helper") {
+		t.Errorf("a bad helper: %q", r.Stderr)
+	}
+	writeCoveToml(t, h, "")
+	if r := h.Run(0, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("bad config left containers: %q", r.Stdout)
+	}
 }

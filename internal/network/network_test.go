@@ -3,6 +3,8 @@ package network
 import (
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,5 +81,48 @@ func TestAllocatePorts(t *testing.T) {
 	got, err = AllocatePorts([]spec.PortMapping{{HostIP: "127.0.0.1", HostPort: taken, HostRangeEnd: taken + 5, ContainerPort: 80, Count: 1, Protocol: "tcp"}})
 	if err != nil || len(got) != 1 || got[0].HostPort == taken {
 		t.Errorf("range: %+v, %v", got, err)
+	}
+}
+
+// fakeHelpers puts executables named after the given helpers on a fresh
+// PATH.
+func fakeHelpers(t *testing.T, names ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir)
+}
+
+func TestChoose(t *testing.T) {
+	for _, c := range []struct {
+		installed  []string
+		preference string
+		publishes  bool
+		want       string
+	}{
+		// auto: slirp4netns without published ports, pasta with them.
+		{[]string{Pasta, Slirp}, "", false, Slirp},
+		{[]string{Pasta, Slirp}, "auto", true, Pasta},
+		// The other one when only one is installed.
+		{[]string{Pasta}, "", false, Pasta},
+		{[]string{Slirp}, "auto", true, Slirp},
+		// A preference applies to every container.
+		{[]string{Pasta, Slirp}, Pasta, false, Pasta},
+		{[]string{Pasta, Slirp}, Slirp, true, Slirp},
+		{[]string{Slirp}, Pasta, false, Slirp},
+	} {
+		fakeHelpers(t, c.installed...)
+		got, err := Choose(c.preference, c.publishes)
+		if err != nil || got != c.want {
+			t.Errorf("Choose(%q, %v) with %v installed = %q, %v; want %q", c.preference, c.publishes, c.installed, got, err, c.want)
+		}
+	}
+	fakeHelpers(t)
+	if _, err := Choose("", false); err == nil || !strings.Contains(err.Error(), "passt") {
+		t.Errorf("no helper installed: %v", err)
 	}
 }
