@@ -185,23 +185,33 @@ func (h *Harness) stopKeeper() {
 	}
 	// Keepers whose record is gone (tests that simulate a reboot wipe the
 	// run root): found by the runtime directory in their environment.
+	for _, pid := range h.liveKeepers() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// liveKeepers lists the live cove-userns processes of this test, found by
+// the runtime directory in their environment (recorded or not).
+func (h *Harness) liveKeepers() []int {
 	want := "XDG_RUNTIME_DIR=" + filepath.Join(h.Dir, "run")
+	var out []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); strings.TrimSpace(string(comm)) != "cove-userns" {
+		if comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); strings.TrimSpace(string(comm)) != "cove-userns" || procStartTime(pid) == 0 {
 			continue
 		}
 		environ, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
 		for _, v := range strings.Split(string(environ), "\x00") {
 			if v == want {
-				syscall.Kill(pid, syscall.SIGKILL)
+				out = append(out, pid)
 			}
 		}
 	}
+	return out
 }
 
 // Setenv adds or replaces an environment variable for later commands.

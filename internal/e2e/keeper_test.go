@@ -144,3 +144,33 @@ func TestKeeperKilledAndMigrate(t *testing.T) {
 func filepathJoin(a string, pid int, b string) string {
 	return filepath.Join(a, strconv.Itoa(pid), b)
 }
+
+// kill -9 of the command that is creating the keeper, at any moment:
+// never a keeper nobody knows of, and the next command has one.
+func TestKeeperCreationKilled(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < 12; i++ {
+		// A fresh start: no keeper.
+		for _, pid := range h.liveKeepers() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		waitFor(t, 5*time.Second, "no keeper", func() bool { return len(h.liveKeepers()) == 0 })
+		cmd := h.Cmd("unshare", "true")
+		imgSetpgid(cmd)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i) * 400 * time.Microsecond)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		// A keeper that was not told to live exits at its pipe's EOF.
+		waitFor(t, 5*time.Second, "at most the recorded keeper", func() bool {
+			live := h.liveKeepers()
+			return len(live) == 0 || len(live) == 1 && live[0] == h.Keeper()
+		})
+		h.Run(0, "unshare", "true")
+		if live, rec := h.liveKeepers(), h.Keeper(); len(live) != 1 || live[0] != rec {
+			t.Fatalf("round %d: live keepers %v, recorded %d", i, live, rec)
+		}
+	}
+}

@@ -582,28 +582,35 @@ static int make_keeper(const char *dir, struct want_map *w, const char *newuidma
 	char path[4200];
 	snprintf(path, sizeof path, "/proc/%d/ns/user", k);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char verdict = 'k';
-	if (fd < 0 || write(to_keeper[1], &verdict, 1) != 1) {
-		if (fd >= 0)
-			close(fd);
-		close(to_keeper[1]);
+	if (fd < 0) {
 		*err_errno = errno;
+		close(to_keeper[1]);
 		return -1;
 	}
-	close(to_keeper[1]);
-	// Record it: written to a temporary name and renamed, so that a reader
-	// never sees half a record, even if we are killed here.
+	// Record it, then let it live: killed before the record, we leave a
+	// keeper that exits at the pipe's EOF; killed after it, a record of
+	// a keeper that exits, which the next command replaces. Never a
+	// keeper nobody knows of. The record is written to a temporary name
+	// and renamed, so that a reader never sees half of it. Without a
+	// record the keeper is not told to live: this command keeps the
+	// namespace alive by being in it, as before keepers.
 	char tmp[4200], rec[128];
 	snprintf(tmp, sizeof tmp, "%s/userns.pid.%d", dir, getpid());
 	snprintf(path, sizeof path, "%s/userns.pid", dir);
 	int n2 = snprintf(rec, sizeof rec, "%d %llu %c\n", k, start_time(k), m);
+	int recorded = 0;
 	int rfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (rfd >= 0) {
-		int ok = write(rfd, rec, n2) == n2;
+		recorded = write(rfd, rec, n2) == n2;
 		close(rfd);
-		if (!ok || rename(tmp, path) < 0)
+		if (!recorded || rename(tmp, path) < 0) {
+			recorded = 0;
 			unlink(tmp);
+		}
 	}
+	char verdict = 'k';
+	if (recorded && write(to_keeper[1], &verdict, 1) != 1) {}
+	close(to_keeper[1]);
 	*mode = m;
 	return fd;
 }
