@@ -312,6 +312,7 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"--network", "ns:proc/1/ns/net"}, "absolute"},
 		{[]string{"--network", "ns:/proc/1/ns/net"}, "permission denied"},
 		{[]string{"--network", "ns:/etc/hostname"}, "not a network namespace"},
+		{[]string{"--network", "ns:/proc/self/ns/net"}, "another user namespace"},
 		{[]string{"--network", "ns:/proc/self/ns/net", "-p", "80"}, "port publishing"},
 		{[]string{"--network", "none", "-p", "80"}, "--network none"},
 		{[]string{"--add-host", "nocolon"}, `"nocolon"`},

@@ -705,8 +705,31 @@ func joinPathNetwork(rec *containerRecord, opts *runtime.Options) error {
 		f.Close()
 		return errdefs.InvalidArgument("--network %s: not a network namespace", mode)
 	}
+	// The init may join only a namespace owned by cove's user namespace
+	// (setns needs privilege over the owner). Said here, by name, rather
+	// than as the init's EPERM: NS_GET_USERNS fails with EPERM for an
+	// owner outside ours, and names another one otherwise.
+	if !ownedByOurUserNamespace(f) {
+		f.Close()
+		return errdefs.InvalidArgument("--network %s: the namespace belongs to another user namespace than cove's (the host's, or another user's); only network namespaces of your containers or of processes under `cove unshare` can be joined", mode)
+	}
 	opts.NetNS = f
 	return nil
+}
+
+// ownedByOurUserNamespace says whether the namespace ns is owned by this
+// process's user namespace.
+func ownedByOurUserNamespace(ns *os.File) bool {
+	owner, err := unix.IoctlRetInt(int(ns.Fd()), unix.NS_GET_USERNS)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(owner)
+	var a, b unix.Stat_t
+	if unix.Fstat(owner, &a) != nil || unix.Stat("/proc/self/ns/user", &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 // isContainerNetwork reports --network container:NAME.
