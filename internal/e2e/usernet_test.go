@@ -4,9 +4,12 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -412,4 +415,44 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestUserNetworkRmWithoutNetworks: removing a container on no user
+// network does not wait for the networks' lock (held here as a long
+// network change would), while a container on one still loses its
+// endpoint.
+func TestUserNetworkRmWithoutNetworks(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "n")
+	h.Run(0, "create", "--name", "plain", "cove-test/busybox", "true")
+	h.Run(0, "create", "--name", "joined", "--network", "n", "cove-test/busybox", "true")
+	lock, err := os.OpenFile(filepath.Join(h.Dir, "data", "cove", "networks", ".lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Result, 1)
+	go func() { done <- run(h.Cmd("rm", "plain")) }()
+	select {
+	case r := <-done:
+		if r.Code != 0 {
+			t.Fatalf("rm: exit %d: %s", r.Code, r.Stderr)
+		}
+	case <-time.After(15 * time.Second):
+		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		<-done
+		t.Fatal("rm of a container on no user network waited for the networks' lock")
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	h.Run(0, "rm", "joined")
+	id := strings.TrimSpace(h.Run(0, "network", "inspect", "-f", "{{.Id}}", "n").Stdout)
+	ents, err := os.ReadDir(filepath.Join(h.Dir, "data", "cove", "networks", id, "endpoints"))
+	if err != nil || len(ents) != 0 {
+		t.Errorf("endpoints left after rm: %v %v", ents, err)
+	}
+	h.Run(0, "network", "rm", "n")
 }

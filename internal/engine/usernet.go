@@ -357,14 +357,23 @@ func (e *Engine) attachAtCreate(id string, p *parsedOptions, create func() error
 	return nil
 }
 
-// detachAll removes a removed container's endpoints.
+// detachAll removes a removed container's endpoints. It looks for them
+// before taking the lock: most containers have no user network, and their
+// rm should not wait behind a network create or connect. Looking without
+// the lock is safe because the container's record is already gone: an
+// endpoint a racing connect writes after the look belongs to a container
+// that does not exist, which every reader ignores and the next change
+// under the lock removes.
 func (e *Engine) detachAll(id string) {
+	atts, err := e.attachmentsOf(id)
+	if err != nil || len(atts) == 0 {
+		return
+	}
 	ns, unlock, err := e.lockedNetworks()
 	if err != nil {
 		return
 	}
 	defer unlock()
-	atts, _ := e.attachmentsOf(id)
 	for _, a := range atts {
 		ns.Detach(a.Network, id)
 	}
