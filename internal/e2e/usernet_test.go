@@ -161,6 +161,16 @@ func TestUserNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "--network-alias", "x", "cove-test/busybox", "true"}, "user-defined network"},
 		{[]string{"run", "--rm", "--network", "taken", "--ip", "10.99.0.5", "cove-test/busybox", "true"}, `"10.99.0.5"`},
 		{[]string{"run", "--rm", "--network", "taken", "--network-alias", "bad alias", "cove-test/busybox", "true"}, `"bad alias"`},
+		{[]string{"run", "--rm", "--network", "taken", "--ip", "10.78.0.1", "cove-test/busybox", "true"}, "gateway 10.78.0.1"},
+		{[]string{"network", "create", strings.Repeat("a", 129)}, "longer than 128"},
+		{[]string{"network", "create", "--subnet", "10.79.0.0/31", "n"}, "prefix length"},
+		{[]string{"network", "create", "--subnet", "10.79.0.0/24", "--gateway", "10.79.0.255", "n"}, "broadcast"},
+		{[]string{"network", "create", "--label", "=x", "n"}, `"=x"`},
+		{[]string{"network", "ls", "--filter", "type=foo"}, `"type=foo"`},
+		{[]string{"network", "ls", "--filter", "label!="}, `"label!="`},
+		{[]string{"network", "ls", "--format", "{{"}, `--format "{{"`},
+		{[]string{"network", "ls", "--format", "{{.Nope}}"}, "Nope"},
+		{[]string{"network", "prune", "-f", "--filter", "name=taken"}, "label and label! filters only"},
 	} {
 		r := h.Run(125, c.args...)
 		if !strings.Contains(r.Stderr, c.want) {
@@ -172,6 +182,24 @@ func TestUserNetworkBadInput(t *testing.T) {
 	}
 	if r := h.Run(0, "ps", "-a", "-q"); r.Stdout != "" {
 		t.Errorf("bad input created containers: %q", r.Stdout)
+	}
+	// network connect's options, on a container that exists.
+	h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ip", "bad"}, `--ip "bad": not an IPv4 address`},
+		{[]string{"--ip", "10.99.0.5"}, `"10.99.0.5": not a free host address`},
+		{[]string{"--alias", "bad alias"}, `"bad alias"`},
+	} {
+		r := h.Run(125, append(append([]string{"network", "connect"}, c.args...), "taken", "c")...)
+		if !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("connect %v: stderr %q lacks %q", c.args, r.Stderr, c.want)
+		}
+	}
+	if r := h.Run(0, "network", "inspect", "-f", "{{len .Containers}}", "taken"); r.Stdout != "0\n" {
+		t.Errorf("bad connects connected containers: %q", r.Stdout)
 	}
 }
 
