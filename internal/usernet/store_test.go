@@ -3,6 +3,9 @@ package usernet
 import (
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -154,5 +157,39 @@ func TestHostRoutesParses(t *testing.T) {
 		if !r.IsValid() || r.Masked() != r {
 			t.Fatalf("bad route %v", r)
 		}
+	}
+}
+
+// TestLeftoversOfKilledChangesGo: what a create, remove or attach killed
+// halfway leaves (hidden directories, an endpoint's temporary file) goes
+// with the next change under the lock, without waiting for prune.
+func TestLeftoversOfKilledChangesGo(t *testing.T) {
+	s := openTest(t)
+	n, err := s.Create(CreateOptions{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{".new-123", ".gone-456"} {
+		if err := os.MkdirAll(filepath.Join(s.root, d, "endpoints"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := s.endpointPath(n.ID, strings.Repeat("c", 64)) + ".tmp"
+	if err := os.WriteFile(tmp, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(CreateOptions{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Attach(n, strings.Repeat("d", 64), nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(s.root, ".new-123"), filepath.Join(s.root, ".gone-456"), tmp} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left: %v", p, err)
+		}
+	}
+	if all, err := s.List(); err != nil || len(all) != 2 {
+		t.Fatalf("List: %d networks, %v", len(all), err)
 	}
 }
