@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cove-run/cove/internal/engine"
-	"github.com/cove-run/cove/internal/errdefs"
 )
 
 // newNetworkCmd is `cove network` with Docker's subcommands, plus
@@ -127,21 +126,7 @@ func newNetworkLsCmd(f *Factory) *cobra.Command {
 }
 
 func newNetworkInspectCmd(f *Factory) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
-		Short: "Show networks in Docker's format",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			return inspectEach(f.IO, format, args, func(n string) (any, error) { return e.InspectNetwork(n) })
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template, or 'json'")
-	return cmd
+	return newObjectInspectCmd(f, "NETWORK", "Show networks in Docker's format", func(e *engine.Engine, ref string) (any, error) { return e.InspectNetwork(ref) })
 }
 
 func newNetworkRmCmd(f *Factory) *cobra.Command {
@@ -243,23 +228,5 @@ func newNetworkDisconnectCmd(f *Factory) *cobra.Command {
 }
 
 func newNetworkExistsCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "exists NETWORK",
-		Short: "Exit 0 if the network exists, 1 if not",
-		Args:  exactArgs(1, "a network"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			ok, err := e.NetworkExists(args[0])
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return &errdefs.ExitError{Code: 1}
-			}
-			return nil
-		},
-	}
+	return newObjectExistsCmd(f, "NETWORK", "Exit 0 if the network exists, 1 if not", "a network", (*engine.Engine).NetworkExists)
 }

@@ -129,21 +129,7 @@ func rowOf(v *volume.Volume, asJSON bool) any {
 }
 
 func newVolumeInspectCmd(f *Factory) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
-		Short: "Show volumes in Docker's format",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			return inspectEach(f.IO, format, args, func(n string) (any, error) { return e.InspectVolume(n) })
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template, or 'json'")
-	return cmd
+	return newObjectInspectCmd(f, "VOLUME", "Show volumes in Docker's format", func(e *engine.Engine, ref string) (any, error) { return e.InspectVolume(ref) })
 }
 
 func newVolumeRmCmd(f *Factory) *cobra.Command {
@@ -205,25 +191,7 @@ func newVolumePruneCmd(f *Factory) *cobra.Command {
 }
 
 func newVolumeExistsCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "exists VOLUME",
-		Short: "Exit 0 if the volume exists, 1 if not",
-		Args:  exactArgs(1, "a volume"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			ok, err := e.VolumeExists(args[0])
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return &errdefs.ExitError{Code: 1}
-			}
-			return nil
-		},
-	}
+	return newObjectExistsCmd(f, "VOLUME", "Exit 0 if the volume exists, 1 if not", "a volume", (*engine.Engine).VolumeExists)
 }
 
 // joinLabels renders labels as Docker's ls does: k=v,k2=v2, sorted.
