@@ -93,28 +93,18 @@ func newNetworkLsCmd(f *Factory) *cobra.Command {
 			case format == "":
 				format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 			}
-			fm, err := newFormatter(f.IO.Out, format, map[string]string{
+			headers := map[string]string{
 				"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
 				"Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT",
+			}
+			return writeList(f.IO, format, headers, nets, func(n *engine.NetworkInspect) any {
+				id := n.ID
+				if !noTrunc {
+					id = id[:12]
+				}
+				return networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: n.Scope, IPv6: "false",
+					Internal: fmt.Sprint(n.Internal), Labels: joinLabels(n.Labels), CreatedAt: n.Created}
 			})
-			if err != nil {
-				return err
-			}
-			for _, n := range nets {
-				var row any = n
-				if !fm.json {
-					id := n.ID
-					if !noTrunc {
-						id = id[:12]
-					}
-					row = networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: n.Scope, IPv6: "false",
-						Internal: fmt.Sprint(n.Internal), Labels: joinLabels(n.Labels), CreatedAt: n.Created}
-				}
-				if err := fm.write(row); err != nil {
-					return err
-				}
-			}
-			return fm.flush()
 		},
 	}
 	fl := cmd.Flags()
@@ -141,18 +131,10 @@ func newNetworkRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, n := range args {
-				name, err := e.RemoveNetwork(n, force)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				if name != "" {
-					fmt.Fprintln(f.IO.Out, n)
-				}
-			}
-			return joinErrors(f.IO, errs)
+			return removeEach(f.IO, args, func(ref string) (bool, error) {
+				name, err := e.RemoveNetwork(ref, force)
+				return name != "", err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "ignore networks that do not exist (a network in use is never removed)")

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cove-run/cove/internal/engine"
@@ -49,4 +51,42 @@ func newObjectExistsCmd(f *Factory, kind, short, argDesc string, exists func(e *
 			return nil
 		},
 	}
+}
+
+// writeList writes an ls command's items in format: with --format json
+// each item as it is (its inspect fields), otherwise as row renders it
+// for templates and tables (Docker's ls fields).
+func writeList[T any](io *IOStreams, format string, headers map[string]string, items []T, row func(T) any) error {
+	fm, err := newFormatter(io.Out, format, headers)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		var r any = it
+		if !fm.json {
+			r = row(it)
+		}
+		if err := fm.write(r); err != nil {
+			return err
+		}
+	}
+	return fm.flush()
+}
+
+// removeEach removes the objects refs name as an rm command does: each
+// one removed (remove reports whether it was there) is printed as given,
+// and the errors of the others follow.
+func removeEach(io *IOStreams, refs []string, remove func(ref string) (bool, error)) error {
+	var errs []error
+	for _, ref := range refs {
+		removed, err := remove(ref)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if removed {
+			fmt.Fprintln(io.Out, ref)
+		}
+	}
+	return joinErrors(io, errs)
 }

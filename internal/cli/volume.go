@@ -99,19 +99,11 @@ func newVolumeLsCmd(f *Factory) *cobra.Command {
 			case format == "":
 				format = "table {{.Driver}}\t{{.Name}}"
 			}
-			fm, err := newFormatter(f.IO.Out, format, map[string]string{
+			headers := map[string]string{
 				"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE",
 				"Mountpoint": "MOUNTPOINT", "Labels": "LABELS", "CreatedAt": "CREATED",
-			})
-			if err != nil {
-				return err
 			}
-			for _, v := range vols {
-				if err := fm.write(rowOf(v, fm.json)); err != nil {
-					return err
-				}
-			}
-			return fm.flush()
+			return writeList(f.IO, format, headers, vols, volumeRowOf)
 		},
 	}
 	fl := cmd.Flags()
@@ -121,10 +113,8 @@ func newVolumeLsCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func rowOf(v *volume.Volume, asJSON bool) any {
-	if asJSON {
-		return v
-	}
+// volumeRowOf is what `volume ls --format` templates see of a volume.
+func volumeRowOf(v *volume.Volume) any {
 	return volumeRow{Name: v.Name, Driver: v.Driver, Scope: v.Scope, Mountpoint: v.Mountpoint, Labels: joinLabels(v.Labels), CreatedAt: v.CreatedAt.Format("2006-01-02T15:04:05Z07:00")}
 }
 
@@ -144,15 +134,7 @@ func newVolumeRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, n := range args {
-				if err := e.RemoveVolume(n, force); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(f.IO.Out, n)
-			}
-			return joinErrors(f.IO, errs)
+			return removeEach(f.IO, args, func(ref string) (bool, error) { return true, e.RemoveVolume(ref, force) })
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "ignore volumes that do not exist (a volume in use is never removed)")
