@@ -41,6 +41,16 @@ func (e *Engine) Networks() (*usernet.Store, error) {
 	return s, nil
 }
 
+// allNetworks opens the network store and lists its networks.
+func (e *Engine) allNetworks() (*usernet.Store, []*usernet.Network, error) {
+	ns, err := e.Networks()
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := ns.List()
+	return ns, all, err
+}
+
 // lockedNetworks opens the network store and takes its lock.
 func (e *Engine) lockedNetworks() (*usernet.Store, func(), error) {
 	ns, err := e.Networks()
@@ -165,11 +175,7 @@ func (e *Engine) ListNetworks(filters []string) ([]*NetworkInspect, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, err := e.Networks()
-	if err != nil {
-		return nil, err
-	}
-	all, err := ns.List()
+	ns, all, err := e.allNetworks()
 	if err != nil {
 		return nil, err
 	}
@@ -302,11 +308,7 @@ type attachment struct {
 // attachmentsOf returns the networks a container is connected to, by
 // network name.
 func (e *Engine) attachmentsOf(id string) ([]attachment, error) {
-	ns, err := e.Networks()
-	if err != nil {
-		return nil, err
-	}
-	all, err := ns.List()
+	ns, all, err := e.allNetworks()
 	if err != nil {
 		return nil, err
 	}
