@@ -167,7 +167,7 @@ func TestUserNetworkBadInput(t *testing.T) {
 		{[]string{"network", "create", "--subnet", "10.79.0.0/24", "--gateway", "10.79.0.255", "n"}, "broadcast"},
 		{[]string{"network", "create", "--label", "=x", "n"}, `"=x"`},
 		{[]string{"network", "ls", "--filter", "type=foo"}, `"type=foo"`},
-		{[]string{"network", "ls", "--filter", "label!="}, `"label!="`},
+		{[]string{"network", "ls", "--filter", "label!="}, `"label!=": label! needs KEY`},
 		{[]string{"network", "ls", "--format", "{{"}, `--format "{{"`},
 		{[]string{"network", "ls", "--format", "{{.Nope}}"}, "Nope"},
 		{[]string{"network", "prune", "-f", "--filter", "name=taken"}, "label and label! filters only"},
