@@ -484,3 +484,61 @@ func TestUserNetworkRmWithoutNetworks(t *testing.T) {
 	}
 	h.Run(0, "network", "rm", "n")
 }
+
+// TestUserNetworkKilledHalfway: cove killed at any point of network
+// create, network rm, run --network and network connect leaves a store
+// the next commands use: the network works or is gone, no address is
+// lost to a container that does not exist, and the network can be
+// removed once its containers are.
+func TestUserNetworkKilledHalfway(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	killAfter := func(d time.Duration, args ...string) {
+		cmd := h.Cmd(args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(d)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	for i, d := range []time.Duration{0, 2, 5, 10, 20, 40, 80} {
+		d *= time.Millisecond
+		name := "k" + strconv.Itoa(i)
+		killAfter(d, "network", "create", "--subnet", fmt.Sprintf("10.66.%d.0/24", i), name)
+		if run(h.Cmd("network", "inspect", name)).Code != 0 {
+			h.Run(0, "network", "create", "--subnet", fmt.Sprintf("10.66.%d.0/24", i), name)
+		}
+		killAfter(d, "create", "--network", name, "--ip", fmt.Sprintf("10.66.%d.7", i), "cove-test/busybox", "true")
+		killAfter(d, "network", "connect", name, "c")
+		// Whatever the killed create left, the address is free again
+		// once the containers that exist are removed.
+		if ids := strings.Fields(h.Run(0, "ps", "-a", "-q").Stdout); len(ids) > 0 {
+			h.Run(0, append([]string{"rm", "-f"}, ids...)...)
+		}
+		h.Run(0, "create", "--name", "c", "--network", name, "--ip", fmt.Sprintf("10.66.%d.7", i), "cove-test/busybox", "true")
+		if ids := strings.Fields(h.Run(0, "ps", "-a", "-q", "--filter", "network="+name).Stdout); len(ids) != 1 {
+			t.Errorf("%v: containers on %s: %v", d, name, ids)
+		}
+		h.Run(0, "rm", "-f", "c")
+		killAfter(d, "network", "rm", name)
+		h.Run(0, "network", "rm", "-f", name)
+		h.Run(1, "network", "exists", name)
+		h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	}
+	// Nothing hidden is left once a change has run under the lock.
+	h.Run(0, "network", "create", "last")
+	ents, err := os.ReadDir(filepath.Join(h.Dir, "data", "cove", "networks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left in the networks' store: %s", e.Name())
+		}
+	}
+	if got := networkNames(h, "--filter", "type=custom"); got != "last" {
+		t.Errorf("networks: %s", got)
+	}
+}
