@@ -542,3 +542,46 @@ func TestUserNetworkKilledHalfway(t *testing.T) {
 		t.Errorf("networks: %s", got)
 	}
 }
+
+// TestUserNetworkLessTravelled: the options and refusals the main test
+// does not reach: driver filters, prune's label filters, disconnect -f of
+// a container not connected, and connect of a container whose network
+// mode has no place for a user network.
+func TestUserNetworkLessTravelled(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "--label", "keep=yes", "kept")
+	h.Run(0, "network", "create", "--label", "keep=no", "dropped")
+	h.Run(0, "network", "create", "plain")
+	if got := networkNames(h, "--filter", "driver=null"); got != "none" {
+		t.Errorf("ls --filter driver=null: %s", got)
+	}
+	if got := networkNames(h, "--filter", "driver=bridge"); got != "bridge,dropped,kept,plain" {
+		t.Errorf("ls --filter driver=bridge: %s", got)
+	}
+	if got := networkNames(h, "--filter", "label!=keep=yes", "--filter", "type=custom"); got != "dropped,plain" {
+		t.Errorf("ls --filter label!=: %s", got)
+	}
+	r := h.Run(0, "network", "prune", "-f", "--filter", "label=keep=no")
+	if r.Stdout != "Deleted Networks:\ndropped\n" {
+		t.Errorf("prune --filter label=: %q", r.Stdout)
+	}
+	r = h.Run(0, "network", "prune", "-f", "--filter", "label!=keep")
+	if r.Stdout != "Deleted Networks:\nplain\n" {
+		t.Errorf("prune --filter label!=: %q", r.Stdout)
+	}
+	if got := networkNames(h, "--filter", "type=custom"); got != "kept" {
+		t.Errorf("after prunes: %s", got)
+	}
+
+	h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	h.Run(0, "network", "disconnect", "-f", "kept", "c")
+	h.Run(0, "create", "--name", "hostnet", "--network", "host", "cove-test/busybox", "true")
+	r = h.Run(125, "network", "connect", "kept", "hostnet")
+	if !strings.Contains(r.Stderr, "container hostnet uses the host network mode, which cannot be combined with a user network") {
+		t.Errorf("connect of a host-network container: %q", r.Stderr)
+	}
+	if r := h.Run(0, "network", "inspect", "-f", "{{len .Containers}}", "kept"); r.Stdout != "0\n" {
+		t.Errorf("kept's containers: %q", r.Stdout)
+	}
+}

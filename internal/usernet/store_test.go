@@ -1,6 +1,7 @@
 package usernet
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
@@ -191,5 +192,33 @@ func TestLeftoversOfKilledChangesGo(t *testing.T) {
 	}
 	if all, err := s.List(); err != nil || len(all) != 2 {
 		t.Fatalf("List: %d networks, %v", len(all), err)
+	}
+}
+
+// TestGetByIDPrefix: a unique ID prefix finds a network, a shared one is
+// an error naming the prefix, and a name wins over an ID prefix.
+func TestGetByIDPrefix(t *testing.T) {
+	s := openTest(t)
+	for _, id := range []string{"ab" + strings.Repeat("1", 62), "ab" + strings.Repeat("2", 62)} {
+		n := &Network{Name: "n" + id[2:3], ID: id, Driver: "bridge", Subnet: netip.MustParsePrefix("10.9." + id[2:3] + ".0/24")}
+		data, _ := json.Marshal(n)
+		if err := os.MkdirAll(filepath.Join(s.root, id, "endpoints"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.root, id, "network.json"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Get("ab1"); err != nil || n.Name != "n1" {
+		t.Errorf("Get(ab1): %v %v", n, err)
+	}
+	if _, err := s.Get("ab"); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "network ab is ambiguous") {
+		t.Errorf("Get(ab): %v", err)
+	}
+	if _, err := s.Get("zz"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Get(zz): %v", err)
+	}
+	if n, err := s.Get("n2"); err != nil || n.ID[2] != '2' {
+		t.Errorf("Get(n2): %v %v", n, err)
 	}
 }
