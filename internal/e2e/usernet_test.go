@@ -585,3 +585,38 @@ func TestUserNetworkLessTravelled(t *testing.T) {
 		t.Errorf("kept's containers: %q", r.Stdout)
 	}
 }
+
+// TestUserNetworkUnrecordedNetdLeavesTheRecord: a netd whose starter was
+// killed before recording it (simulated by removing the record) is
+// replaced by the next container's netd; when the unrecorded one goes
+// idle and exits it must not remove its successor's record, or the next
+// container would start a third netd, cut off from the second's.
+func TestUserNetworkUnrecordedNetdLeavesTheRecord(t *testing.T) {
+	needPasta(t)
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "n")
+	h.Run(0, "run", "-d", "--name", "a1", "--network", "n", "cove-test/busybox", "sleep", "60")
+	record := filepath.Join(h.Dir, "run", "cove", "netd", "netd.json")
+	if err := os.Remove(record); err != nil {
+		t.Fatal(err)
+	}
+	h.Run(0, "run", "-d", "--name", "a2", "--network", "n", "cove-test/busybox", "sleep", "60")
+	if procs := liveNetd(h); len(procs) != 2 {
+		t.Fatalf("netd processes after the record was lost: %q", procs)
+	}
+	h.Run(0, "rm", "-f", "a1")
+	waitFor(t, 10*time.Second, "the unrecorded netd to exit", func() bool { return len(liveNetd(h)) == 1 })
+	if _, err := os.Stat(record); err != nil {
+		t.Errorf("the serving netd's record: %v", err)
+	}
+	r := h.Run(0, "run", "--rm", "--network", "n", "cove-test/busybox", "sh", "-c", "nslookup a2 >/dev/null && echo found")
+	if r.Stdout != "found\n" {
+		t.Errorf("a new container finds a2: %q %q", r.Stdout, r.Stderr)
+	}
+	if procs := liveNetd(h); len(procs) != 1 {
+		t.Errorf("netd processes: %q", procs)
+	}
+	h.Run(0, "rm", "-f", "a2")
+	waitFor(t, 10*time.Second, "cove-netd to exit", func() bool { return len(liveNetd(h)) == 0 })
+}
