@@ -620,3 +620,39 @@ func TestUserNetworkUnrecordedNetdLeavesTheRecord(t *testing.T) {
 	h.Run(0, "rm", "-f", "a2")
 	waitFor(t, 10*time.Second, "cove-netd to exit", func() bool { return len(liveNetd(h)) == 0 })
 }
+
+// TestUserNetworkRmRacesCreate: network rm and a create on the network
+// at once end with the container on an existing network, or with no
+// container and no network; never a container on a removed network.
+func TestUserNetworkRmRacesCreate(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	for i := 0; i < 6; i++ {
+		h.Run(0, "network", "create", "race")
+		var created, removed Result
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			created = run(h.Cmd("create", "--name", "r", "--network", "race", "cove-test/busybox", "true"))
+		}()
+		go func() { defer wg.Done(); removed = run(h.Cmd("network", "rm", "race")) }()
+		wg.Wait()
+		switch {
+		case created.Code == 0 && removed.Code == 125:
+			if !strings.Contains(removed.Stderr, "has active endpoints") {
+				t.Errorf("rm lost to create: %q", removed.Stderr)
+			}
+			h.Run(0, "network", "exists", "race")
+			h.Run(0, "rm", "r")
+			h.Run(0, "network", "rm", "race")
+		case created.Code == 125 && removed.Code == 0:
+			if !strings.Contains(created.Stderr, "network race not found") {
+				t.Errorf("create lost to rm: %q", created.Stderr)
+			}
+			h.Run(1, "container", "exists", "r")
+		default:
+			t.Fatalf("create exit %d (%s), network rm exit %d (%s)", created.Code, created.Stderr, removed.Code, removed.Stderr)
+		}
+	}
+}
