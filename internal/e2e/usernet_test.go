@@ -95,7 +95,7 @@ func TestUserNetworkCommands(t *testing.T) {
 	// connect and disconnect a stopped container.
 	h.Run(0, "network", "connect", "--alias", "db", "back", "c1")
 	r = h.Run(125, "network", "connect", "back", "c1")
-	if !strings.Contains(r.Stderr, "already connected") {
+	if !strings.Contains(r.Stderr, "container c1 is already connected to network back") {
 		t.Errorf("second connect: %q", r.Stderr)
 	}
 	if got := monInspect(t, h, "c1", "{{len .NetworkSettings.Networks}}"); got != "2" {

@@ -409,6 +409,11 @@ func (e *Engine) ConnectNetwork(netRef, ctrRef string, aliases []string, ip stri
 		unlock()
 		return err
 	}
+	if ns.Endpoint(n, c.ID) != nil {
+		// Named as the user named it, not by the short ID Attach knows.
+		unlock()
+		return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, errdefs.ErrAlreadyExists)
+	}
 	ep, err := ns.Attach(n, c.ID, aliases, ip)
 	unlock()
 	if err != nil {
