@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cove-run/cove/internal/engine"
-	"github.com/cove-run/cove/internal/errdefs"
 )
 
 // newNetworkCmd is `cove network` with Docker's subcommands, plus
@@ -94,28 +93,18 @@ func newNetworkLsCmd(f *Factory) *cobra.Command {
 			case format == "":
 				format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 			}
-			fm, err := newFormatter(f.IO.Out, format, map[string]string{
+			headers := map[string]string{
 				"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
 				"Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT",
+			}
+			return writeList(f.IO, format, headers, nets, func(n *engine.NetworkInspect) any {
+				id := n.ID
+				if !noTrunc {
+					id = id[:12]
+				}
+				return networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: n.Scope, IPv6: "false",
+					Internal: fmt.Sprint(n.Internal), Labels: joinLabels(n.Labels), CreatedAt: n.Created}
 			})
-			if err != nil {
-				return err
-			}
-			for _, n := range nets {
-				var row any = n
-				if !fm.json {
-					id := n.ID
-					if !noTrunc {
-						id = id[:12]
-					}
-					row = networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: n.Scope, IPv6: "false",
-						Internal: fmt.Sprint(n.Internal), Labels: joinLabels(n.Labels), CreatedAt: n.Created}
-				}
-				if err := fm.write(row); err != nil {
-					return err
-				}
-			}
-			return fm.flush()
 		},
 	}
 	fl := cmd.Flags()
@@ -127,21 +116,7 @@ func newNetworkLsCmd(f *Factory) *cobra.Command {
 }
 
 func newNetworkInspectCmd(f *Factory) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
-		Short: "Show networks in Docker's format",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			return inspectEach(f.IO, format, args, func(n string) (any, error) { return e.InspectNetwork(n) })
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template, or 'json'")
-	return cmd
+	return newObjectInspectCmd(f, "NETWORK", "Show networks in Docker's format", func(e *engine.Engine, ref string) (any, error) { return e.InspectNetwork(ref) })
 }
 
 func newNetworkRmCmd(f *Factory) *cobra.Command {
@@ -156,18 +131,10 @@ func newNetworkRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, n := range args {
-				name, err := e.RemoveNetwork(n, force)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				if name != "" {
-					fmt.Fprintln(f.IO.Out, n)
-				}
-			}
-			return joinErrors(f.IO, errs)
+			return removeEach(f.IO, args, func(ref string) (bool, error) {
+				name, err := e.RemoveNetwork(ref, force)
+				return name != "", err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "ignore networks that do not exist (a network in use is never removed)")
@@ -243,23 +210,5 @@ func newNetworkDisconnectCmd(f *Factory) *cobra.Command {
 }
 
 func newNetworkExistsCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "exists NETWORK",
-		Short: "Exit 0 if the network exists, 1 if not",
-		Args:  exactArgs(1, "a network"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			ok, err := e.NetworkExists(args[0])
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return &errdefs.ExitError{Code: 1}
-			}
-			return nil
-		},
-	}
+	return newObjectExistsCmd(f, "NETWORK", "Exit 0 if the network exists, 1 if not", "a network", (*engine.Engine).NetworkExists)
 }

@@ -99,19 +99,11 @@ func newVolumeLsCmd(f *Factory) *cobra.Command {
 			case format == "":
 				format = "table {{.Driver}}\t{{.Name}}"
 			}
-			fm, err := newFormatter(f.IO.Out, format, map[string]string{
+			headers := map[string]string{
 				"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE",
 				"Mountpoint": "MOUNTPOINT", "Labels": "LABELS", "CreatedAt": "CREATED",
-			})
-			if err != nil {
-				return err
 			}
-			for _, v := range vols {
-				if err := fm.write(rowOf(v, fm.json)); err != nil {
-					return err
-				}
-			}
-			return fm.flush()
+			return writeList(f.IO, format, headers, vols, volumeRowOf)
 		},
 	}
 	fl := cmd.Flags()
@@ -121,29 +113,13 @@ func newVolumeLsCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func rowOf(v *volume.Volume, asJSON bool) any {
-	if asJSON {
-		return v
-	}
+// volumeRowOf is what `volume ls --format` templates see of a volume.
+func volumeRowOf(v *volume.Volume) any {
 	return volumeRow{Name: v.Name, Driver: v.Driver, Scope: v.Scope, Mountpoint: v.Mountpoint, Labels: joinLabels(v.Labels), CreatedAt: v.CreatedAt.Format("2006-01-02T15:04:05Z07:00")}
 }
 
 func newVolumeInspectCmd(f *Factory) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
-		Short: "Show volumes in Docker's format",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			return inspectEach(f.IO, format, args, func(n string) (any, error) { return e.InspectVolume(n) })
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template, or 'json'")
-	return cmd
+	return newObjectInspectCmd(f, "VOLUME", "Show volumes in Docker's format", func(e *engine.Engine, ref string) (any, error) { return e.InspectVolume(ref) })
 }
 
 func newVolumeRmCmd(f *Factory) *cobra.Command {
@@ -158,15 +134,7 @@ func newVolumeRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, n := range args {
-				if err := e.RemoveVolume(n, force); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(f.IO.Out, n)
-			}
-			return joinErrors(f.IO, errs)
+			return removeEach(f.IO, args, func(ref string) (bool, error) { return true, e.RemoveVolume(ref, force) })
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "ignore volumes that do not exist (a volume in use is never removed)")
@@ -205,25 +173,7 @@ func newVolumePruneCmd(f *Factory) *cobra.Command {
 }
 
 func newVolumeExistsCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "exists VOLUME",
-		Short: "Exit 0 if the volume exists, 1 if not",
-		Args:  exactArgs(1, "a volume"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := f.Engine()
-			if err != nil {
-				return err
-			}
-			ok, err := e.VolumeExists(args[0])
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return &errdefs.ExitError{Code: 1}
-			}
-			return nil
-		},
-	}
+	return newObjectExistsCmd(f, "VOLUME", "Exit 0 if the volume exists, 1 if not", "a volume", (*engine.Engine).VolumeExists)
 }
 
 // joinLabels renders labels as Docker's ls does: k=v,k2=v2, sorted.

@@ -4,9 +4,12 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -92,7 +95,7 @@ func TestUserNetworkCommands(t *testing.T) {
 	// connect and disconnect a stopped container.
 	h.Run(0, "network", "connect", "--alias", "db", "back", "c1")
 	r = h.Run(125, "network", "connect", "back", "c1")
-	if !strings.Contains(r.Stderr, "already connected") {
+	if !strings.Contains(r.Stderr, "container c1 is already connected to network back") {
 		t.Errorf("second connect: %q", r.Stderr)
 	}
 	if got := monInspect(t, h, "c1", "{{len .NetworkSettings.Networks}}"); got != "2" {
@@ -158,6 +161,16 @@ func TestUserNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "--network-alias", "x", "cove-test/busybox", "true"}, "user-defined network"},
 		{[]string{"run", "--rm", "--network", "taken", "--ip", "10.99.0.5", "cove-test/busybox", "true"}, `"10.99.0.5"`},
 		{[]string{"run", "--rm", "--network", "taken", "--network-alias", "bad alias", "cove-test/busybox", "true"}, `"bad alias"`},
+		{[]string{"run", "--rm", "--network", "taken", "--ip", "10.78.0.1", "cove-test/busybox", "true"}, "gateway 10.78.0.1"},
+		{[]string{"network", "create", strings.Repeat("a", 129)}, "longer than 128"},
+		{[]string{"network", "create", "--subnet", "10.79.0.0/31", "n"}, "prefix length"},
+		{[]string{"network", "create", "--subnet", "10.79.0.0/24", "--gateway", "10.79.0.255", "n"}, "broadcast"},
+		{[]string{"network", "create", "--label", "=x", "n"}, `"=x"`},
+		{[]string{"network", "ls", "--filter", "type=foo"}, `"type=foo"`},
+		{[]string{"network", "ls", "--filter", "label!="}, `"label!=": label! needs KEY`},
+		{[]string{"network", "ls", "--format", "{{"}, `--format "{{"`},
+		{[]string{"network", "ls", "--format", "{{.Nope}}"}, "Nope"},
+		{[]string{"network", "prune", "-f", "--filter", "name=taken"}, "label and label! filters only"},
 	} {
 		r := h.Run(125, c.args...)
 		if !strings.Contains(r.Stderr, c.want) {
@@ -169,6 +182,24 @@ func TestUserNetworkBadInput(t *testing.T) {
 	}
 	if r := h.Run(0, "ps", "-a", "-q"); r.Stdout != "" {
 		t.Errorf("bad input created containers: %q", r.Stdout)
+	}
+	// network connect's options, on a container that exists.
+	h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ip", "bad"}, `--ip "bad": not an IPv4 address`},
+		{[]string{"--ip", "10.99.0.5"}, `"10.99.0.5": not a free host address`},
+		{[]string{"--alias", "bad alias"}, `"bad alias"`},
+	} {
+		r := h.Run(125, append(append([]string{"network", "connect"}, c.args...), "taken", "c")...)
+		if !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("connect %v: stderr %q lacks %q", c.args, r.Stderr, c.want)
+		}
+	}
+	if r := h.Run(0, "network", "inspect", "-f", "{{len .Containers}}", "taken"); r.Stdout != "0\n" {
+		t.Errorf("bad connects connected containers: %q", r.Stdout)
 	}
 }
 
@@ -412,4 +443,216 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestUserNetworkRmWithoutNetworks: removing a container on no user
+// network does not wait for the networks' lock (held here as a long
+// network change would), while a container on one still loses its
+// endpoint.
+func TestUserNetworkRmWithoutNetworks(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "n")
+	h.Run(0, "create", "--name", "plain", "cove-test/busybox", "true")
+	h.Run(0, "create", "--name", "joined", "--network", "n", "cove-test/busybox", "true")
+	lock, err := os.OpenFile(filepath.Join(h.Dir, "data", "cove", "networks", ".lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Result, 1)
+	go func() { done <- run(h.Cmd("rm", "plain")) }()
+	select {
+	case r := <-done:
+		if r.Code != 0 {
+			t.Fatalf("rm: exit %d: %s", r.Code, r.Stderr)
+		}
+	case <-time.After(15 * time.Second):
+		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		<-done
+		t.Fatal("rm of a container on no user network waited for the networks' lock")
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	h.Run(0, "rm", "joined")
+	id := strings.TrimSpace(h.Run(0, "network", "inspect", "-f", "{{.Id}}", "n").Stdout)
+	ents, err := os.ReadDir(filepath.Join(h.Dir, "data", "cove", "networks", id, "endpoints"))
+	if err != nil || len(ents) != 0 {
+		t.Errorf("endpoints left after rm: %v %v", ents, err)
+	}
+	h.Run(0, "network", "rm", "n")
+}
+
+// TestUserNetworkKilledHalfway: cove killed at any point of network
+// create, network rm, run --network and network connect leaves a store
+// the next commands use: the network works or is gone, no address is
+// lost to a container that does not exist, and the network can be
+// removed once its containers are.
+func TestUserNetworkKilledHalfway(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	killAfter := func(d time.Duration, args ...string) {
+		cmd := h.Cmd(args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(d)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	for i, d := range []time.Duration{0, 2, 5, 10, 20, 40, 80} {
+		d *= time.Millisecond
+		name := "k" + strconv.Itoa(i)
+		killAfter(d, "network", "create", "--subnet", fmt.Sprintf("10.66.%d.0/24", i), name)
+		if run(h.Cmd("network", "inspect", name)).Code != 0 {
+			h.Run(0, "network", "create", "--subnet", fmt.Sprintf("10.66.%d.0/24", i), name)
+		}
+		killAfter(d, "create", "--network", name, "--ip", fmt.Sprintf("10.66.%d.7", i), "cove-test/busybox", "true")
+		killAfter(d, "network", "connect", name, "c")
+		// Whatever the killed create left, the address is free again
+		// once the containers that exist are removed.
+		if ids := strings.Fields(h.Run(0, "ps", "-a", "-q").Stdout); len(ids) > 0 {
+			h.Run(0, append([]string{"rm", "-f"}, ids...)...)
+		}
+		h.Run(0, "create", "--name", "c", "--network", name, "--ip", fmt.Sprintf("10.66.%d.7", i), "cove-test/busybox", "true")
+		if ids := strings.Fields(h.Run(0, "ps", "-a", "-q", "--filter", "network="+name).Stdout); len(ids) != 1 {
+			t.Errorf("%v: containers on %s: %v", d, name, ids)
+		}
+		h.Run(0, "rm", "-f", "c")
+		killAfter(d, "network", "rm", name)
+		h.Run(0, "network", "rm", "-f", name)
+		h.Run(1, "network", "exists", name)
+		h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	}
+	// Nothing hidden is left once a change has run under the lock.
+	h.Run(0, "network", "create", "last")
+	ents, err := os.ReadDir(filepath.Join(h.Dir, "data", "cove", "networks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left in the networks' store: %s", e.Name())
+		}
+	}
+	if got := networkNames(h, "--filter", "type=custom"); got != "last" {
+		t.Errorf("networks: %s", got)
+	}
+}
+
+// TestUserNetworkLessTravelled: the options and refusals the main test
+// does not reach: driver filters, prune's label filters, disconnect -f of
+// a container not connected, and connect of a container whose network
+// mode has no place for a user network.
+func TestUserNetworkLessTravelled(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "--label", "keep=yes", "kept")
+	h.Run(0, "network", "create", "--label", "keep=no", "dropped")
+	h.Run(0, "network", "create", "plain")
+	if got := networkNames(h, "--filter", "driver=null"); got != "none" {
+		t.Errorf("ls --filter driver=null: %s", got)
+	}
+	if got := networkNames(h, "--filter", "driver=bridge"); got != "bridge,dropped,kept,plain" {
+		t.Errorf("ls --filter driver=bridge: %s", got)
+	}
+	if got := networkNames(h, "--filter", "label!=keep=yes", "--filter", "type=custom"); got != "dropped,plain" {
+		t.Errorf("ls --filter label!=: %s", got)
+	}
+	r := h.Run(0, "network", "prune", "-f", "--filter", "label=keep=no")
+	if r.Stdout != "Deleted Networks:\ndropped\n" {
+		t.Errorf("prune --filter label=: %q", r.Stdout)
+	}
+	r = h.Run(0, "network", "prune", "-f", "--filter", "label!=keep")
+	if r.Stdout != "Deleted Networks:\nplain\n" {
+		t.Errorf("prune --filter label!=: %q", r.Stdout)
+	}
+	if got := networkNames(h, "--filter", "type=custom"); got != "kept" {
+		t.Errorf("after prunes: %s", got)
+	}
+
+	h.Run(0, "create", "--name", "c", "cove-test/busybox", "true")
+	h.Run(0, "network", "disconnect", "-f", "kept", "c")
+	h.Run(0, "create", "--name", "hostnet", "--network", "host", "cove-test/busybox", "true")
+	r = h.Run(125, "network", "connect", "kept", "hostnet")
+	if !strings.Contains(r.Stderr, "container hostnet uses the host network mode, which cannot be combined with a user network") {
+		t.Errorf("connect of a host-network container: %q", r.Stderr)
+	}
+	if r := h.Run(0, "network", "inspect", "-f", "{{len .Containers}}", "kept"); r.Stdout != "0\n" {
+		t.Errorf("kept's containers: %q", r.Stdout)
+	}
+}
+
+// TestUserNetworkUnrecordedNetdLeavesTheRecord: a netd whose starter was
+// killed before recording it (simulated by removing the record) is
+// replaced by the next container's netd; when the unrecorded one goes
+// idle and exits it must not remove its successor's record, or the next
+// container would start a third netd, cut off from the second's.
+func TestUserNetworkUnrecordedNetdLeavesTheRecord(t *testing.T) {
+	needPasta(t)
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Run(0, "network", "create", "n")
+	h.Run(0, "run", "-d", "--name", "a1", "--network", "n", "cove-test/busybox", "sleep", "60")
+	record := filepath.Join(h.Dir, "run", "cove", "netd", "netd.json")
+	if err := os.Remove(record); err != nil {
+		t.Fatal(err)
+	}
+	h.Run(0, "run", "-d", "--name", "a2", "--network", "n", "cove-test/busybox", "sleep", "60")
+	if procs := liveNetd(h); len(procs) != 2 {
+		t.Fatalf("netd processes after the record was lost: %q", procs)
+	}
+	h.Run(0, "rm", "-f", "a1")
+	waitFor(t, 10*time.Second, "the unrecorded netd to exit", func() bool { return len(liveNetd(h)) == 1 })
+	if _, err := os.Stat(record); err != nil {
+		t.Errorf("the serving netd's record: %v", err)
+	}
+	r := h.Run(0, "run", "--rm", "--network", "n", "cove-test/busybox", "sh", "-c", "nslookup a2 >/dev/null && echo found")
+	if r.Stdout != "found\n" {
+		t.Errorf("a new container finds a2: %q %q", r.Stdout, r.Stderr)
+	}
+	if procs := liveNetd(h); len(procs) != 1 {
+		t.Errorf("netd processes: %q", procs)
+	}
+	h.Run(0, "rm", "-f", "a2")
+	waitFor(t, 10*time.Second, "cove-netd to exit", func() bool { return len(liveNetd(h)) == 0 })
+}
+
+// TestUserNetworkRmRacesCreate: network rm and a create on the network
+// at once end with the container on an existing network, or with no
+// container and no network; never a container on a removed network.
+func TestUserNetworkRmRacesCreate(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	for i := 0; i < 6; i++ {
+		h.Run(0, "network", "create", "race")
+		var created, removed Result
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			created = run(h.Cmd("create", "--name", "r", "--network", "race", "cove-test/busybox", "true"))
+		}()
+		go func() { defer wg.Done(); removed = run(h.Cmd("network", "rm", "race")) }()
+		wg.Wait()
+		switch {
+		case created.Code == 0 && removed.Code == 125:
+			if !strings.Contains(removed.Stderr, "has active endpoints") {
+				t.Errorf("rm lost to create: %q", removed.Stderr)
+			}
+			h.Run(0, "network", "exists", "race")
+			h.Run(0, "rm", "r")
+			h.Run(0, "network", "rm", "race")
+		case created.Code == 125 && removed.Code == 0:
+			if !strings.Contains(created.Stderr, "network race not found") {
+				t.Errorf("create lost to rm: %q", created.Stderr)
+			}
+			h.Run(1, "container", "exists", "r")
+		default:
+			t.Fatalf("create exit %d (%s), network rm exit %d (%s)", created.Code, created.Stderr, removed.Code, removed.Stderr)
+		}
+	}
 }

@@ -389,7 +389,9 @@ func (e *Engine) removeContainerNow(c *state.Container, force, volumes bool) (st
 	if err := stores.Delete(id); err != nil {
 		return "", err
 	}
+	phase("rm: record deleted")
 	e.detachAll(id)
+	phase("rm: endpoints removed")
 	if volumes || rec.Options.AutoRemove {
 		if err := e.removeAnonymousVolumes(rec); err != nil {
 			return id, fmt.Errorf("container %s removed, but not all of its volumes: %w", c.Name, err)

@@ -41,6 +41,16 @@ func (e *Engine) Networks() (*usernet.Store, error) {
 	return s, nil
 }
 
+// allNetworks opens the network store and lists its networks.
+func (e *Engine) allNetworks() (*usernet.Store, []*usernet.Network, error) {
+	ns, err := e.Networks()
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := ns.List()
+	return ns, all, err
+}
+
 // lockedNetworks opens the network store and takes its lock.
 func (e *Engine) lockedNetworks() (*usernet.Store, func(), error) {
 	ns, err := e.Networks()
@@ -165,11 +175,7 @@ func (e *Engine) ListNetworks(filters []string) ([]*NetworkInspect, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, err := e.Networks()
-	if err != nil {
-		return nil, err
-	}
-	all, err := ns.List()
+	ns, all, err := e.allNetworks()
 	if err != nil {
 		return nil, err
 	}
@@ -302,11 +308,7 @@ type attachment struct {
 // attachmentsOf returns the networks a container is connected to, by
 // network name.
 func (e *Engine) attachmentsOf(id string) ([]attachment, error) {
-	ns, err := e.Networks()
-	if err != nil {
-		return nil, err
-	}
-	all, err := ns.List()
+	ns, all, err := e.allNetworks()
 	if err != nil {
 		return nil, err
 	}
@@ -357,14 +359,23 @@ func (e *Engine) attachAtCreate(id string, p *parsedOptions, create func() error
 	return nil
 }
 
-// detachAll removes a removed container's endpoints.
+// detachAll removes a removed container's endpoints. It looks for them
+// before taking the lock: most containers have no user network, and their
+// rm should not wait behind a network create or connect. Looking without
+// the lock is safe because the container's record is already gone: an
+// endpoint a racing connect writes after the look belongs to a container
+// that does not exist, which every reader ignores and the next change
+// under the lock removes.
 func (e *Engine) detachAll(id string) {
+	atts, err := e.attachmentsOf(id)
+	if err != nil || len(atts) == 0 {
+		return
+	}
 	ns, unlock, err := e.lockedNetworks()
 	if err != nil {
 		return
 	}
 	defer unlock()
-	atts, _ := e.attachmentsOf(id)
 	for _, a := range atts {
 		ns.Detach(a.Network, id)
 	}
@@ -397,6 +408,11 @@ func (e *Engine) ConnectNetwork(netRef, ctrRef string, aliases []string, ip stri
 	if err != nil {
 		unlock()
 		return err
+	}
+	if ns.Endpoint(n, c.ID) != nil {
+		// Named as the user named it, not by the short ID Attach knows.
+		unlock()
+		return fmt.Errorf("container %s is already connected to network %s: %w", c.Name, n.Name, errdefs.ErrAlreadyExists)
 	}
 	ep, err := ns.Attach(n, c.ID, aliases, ip)
 	unlock()

@@ -72,9 +72,8 @@ func Detach(dir, containerID, networkID string) error {
 // alive reads netd's record and checks that the process is still that
 // netd (PID and start time).
 func alive(dir string) (record, bool) {
-	var rec record
-	b, err := os.ReadFile(filepath.Join(dir, recordFile))
-	if err != nil || json.Unmarshal(b, &rec) != nil || rec.Pid <= 0 {
+	rec, err := readRecord(dir)
+	if err != nil || rec.Pid <= 0 {
 		return rec, false
 	}
 	st, ok := procstat.Read(rec.Pid)

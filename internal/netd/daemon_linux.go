@@ -507,7 +507,12 @@ func (d *daemon) exitWhenIdle() {
 		}
 		d.mu.Lock()
 		if len(d.containers) == 0 {
-			os.Remove(filepath.Join(d.dir, recordFile))
+			// Only its own record: a netd whose starter was killed
+			// before recording it has been replaced by one that
+			// serves containers now, and whose record this is.
+			if rec, err := readRecord(d.dir); err == nil && rec.Pid == os.Getpid() {
+				os.Remove(filepath.Join(d.dir, recordFile))
+			}
 			// The kernel releases the lock with the process.
 			os.Exit(0)
 		}

@@ -22,7 +22,10 @@
 package netd
 
 import (
+	"encoding/json"
 	"net/netip"
+	"os"
+	"path/filepath"
 )
 
 // Role is netd's argv[0].
@@ -77,4 +80,14 @@ type record struct {
 	Start uint64 `json:"Start"`
 	// Tid is the thread that owns the shared namespace.
 	Tid int `json:"Tid"`
+}
+
+// readRecord reads netd.json of dir.
+func readRecord(dir string) (record, error) {
+	var rec record
+	b, err := os.ReadFile(filepath.Join(dir, recordFile))
+	if err != nil {
+		return rec, err
+	}
+	return rec, json.Unmarshal(b, &rec)
 }

@@ -1,6 +1,8 @@
 package usernet
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +53,25 @@ func FuzzParseFilters(f *testing.F) {
 		}
 		// Matching never panics, whatever was accepted.
 		flt.Match("n", "abc", "bridge", map[string]string{"a": "b"}, false)
+	})
+}
+
+// FuzzParseIPAndAlias: --ip accepts only host addresses of the subnet
+// other than the gateway; --network-alias only DNS-name bytes.
+func FuzzParseIPAndAlias(f *testing.F) {
+	f.Add("10.89.0.7", "web.local")
+	f.Fuzz(func(t *testing.T, ip, alias string) {
+		subnet := netip.MustParsePrefix("10.89.0.0/24")
+		gw := netip.MustParseAddr("10.89.0.1")
+		if a, err := ParseIP(ip, subnet, gw); err == nil {
+			if !subnet.Contains(a) || a == gw || a == subnet.Addr() || a == broadcast(subnet) {
+				t.Fatalf("--ip %q accepted as %v", ip, a)
+			}
+		}
+		if ValidateAlias(alias) == nil {
+			if alias == "" || len(alias) > 253 || alias[0] == '.' || alias[0] == '-' || strings.ContainsAny(alias, " /\x00\n") {
+				t.Fatalf("alias %q accepted", alias)
+			}
+		}
 	})
 }

@@ -123,7 +123,7 @@ func ParseFilters(raw []string) (*Filter, error) {
 	f := &Filter{}
 	for _, r := range raw {
 		k, v, ok := strings.Cut(r, "=")
-		if !ok || v == "" && k != "label" {
+		if !ok || v == "" && k != "label" && k != "label!" {
 			return nil, errdefs.InvalidArgument("--filter %q: expected KEY=VALUE", r)
 		}
 		switch k {
@@ -137,6 +137,9 @@ func ParseFilters(raw []string) (*Filter, error) {
 			}
 			f.Labels = append(f.Labels, v)
 		case "label!":
+			if v == "" {
+				return nil, errdefs.InvalidArgument("--filter %q: label! needs KEY or KEY=VALUE", r)
+			}
 			f.NotLabels = append(f.NotLabels, v)
 		case "driver":
 			f.Drivers = append(f.Drivers, v)

@@ -116,6 +116,7 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 		return nil, err
 	}
 	defer unlock()
+	s.clearLeftoversLocked()
 	all, err := s.List()
 	if err != nil {
 		return nil, err
@@ -290,20 +291,25 @@ func (s *Store) Remove(n *Network) error {
 	return os.RemoveAll(gone)
 }
 
-// ClearLeftovers removes what killed creates and removals left (hidden
-// directories over a minute old), under the lock.
+// ClearLeftovers removes what killed creates and removals left, under
+// the lock.
 func (s *Store) ClearLeftovers() {
 	unlock, err := s.Lock()
 	if err != nil {
 		return
 	}
 	defer unlock()
+	s.clearLeftoversLocked()
+}
+
+// clearLeftoversLocked removes the hidden directories of creates and
+// removals that were killed. The caller holds the lock; so does every
+// Create and Remove from its first hidden directory to its last, so any
+// such directory seen now is a dead one's, whatever its age.
+func (s *Store) clearLeftoversLocked() {
 	ents, _ := os.ReadDir(s.root)
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") {
 			os.RemoveAll(filepath.Join(s.root, e.Name()))
 		}
 	}
@@ -415,14 +421,16 @@ func (s *Store) Attach(n *Network, ctrID string, aliases []string, ip string) (*
 
 // clearStale removes endpoints whose container does not exist (a create
 // killed between the endpoint and the record), except the one of keep,
-// whose record is being written. The caller holds the lock.
+// whose record is being written, and the temporary files of Attaches
+// killed before their rename (every Attach holds the lock, so none is
+// under way). The caller holds the lock.
 func (s *Store) clearStale(n *Network, keep string) {
-	if s.ContainerExists == nil {
-		return
-	}
 	ents, _ := os.ReadDir(filepath.Join(s.dir(n.ID), "endpoints"))
 	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && id != keep && !s.ContainerExists(id) {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		dead := strings.HasSuffix(e.Name(), ".json.tmp") ||
+			ok && id != keep && s.ContainerExists != nil && !s.ContainerExists(id)
+		if dead {
 			os.Remove(filepath.Join(s.dir(n.ID), "endpoints", e.Name()))
 		}
 	}

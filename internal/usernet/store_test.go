@@ -1,8 +1,12 @@
 package usernet
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -154,5 +158,67 @@ func TestHostRoutesParses(t *testing.T) {
 		if !r.IsValid() || r.Masked() != r {
 			t.Fatalf("bad route %v", r)
 		}
+	}
+}
+
+// TestLeftoversOfKilledChangesGo: what a create, remove or attach killed
+// halfway leaves (hidden directories, an endpoint's temporary file) goes
+// with the next change under the lock, without waiting for prune.
+func TestLeftoversOfKilledChangesGo(t *testing.T) {
+	s := openTest(t)
+	n, err := s.Create(CreateOptions{Name: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{".new-123", ".gone-456"} {
+		if err := os.MkdirAll(filepath.Join(s.root, d, "endpoints"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := s.endpointPath(n.ID, strings.Repeat("c", 64)) + ".tmp"
+	if err := os.WriteFile(tmp, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(CreateOptions{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Attach(n, strings.Repeat("d", 64), nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(s.root, ".new-123"), filepath.Join(s.root, ".gone-456"), tmp} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left: %v", p, err)
+		}
+	}
+	if all, err := s.List(); err != nil || len(all) != 2 {
+		t.Fatalf("List: %d networks, %v", len(all), err)
+	}
+}
+
+// TestGetByIDPrefix: a unique ID prefix finds a network, a shared one is
+// an error naming the prefix, and a name wins over an ID prefix.
+func TestGetByIDPrefix(t *testing.T) {
+	s := openTest(t)
+	for _, id := range []string{"ab" + strings.Repeat("1", 62), "ab" + strings.Repeat("2", 62)} {
+		n := &Network{Name: "n" + id[2:3], ID: id, Driver: "bridge", Subnet: netip.MustParsePrefix("10.9." + id[2:3] + ".0/24")}
+		data, _ := json.Marshal(n)
+		if err := os.MkdirAll(filepath.Join(s.root, id, "endpoints"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.root, id, "network.json"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Get("ab1"); err != nil || n.Name != "n1" {
+		t.Errorf("Get(ab1): %v %v", n, err)
+	}
+	if _, err := s.Get("ab"); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "network ab is ambiguous") {
+		t.Errorf("Get(ab): %v", err)
+	}
+	if _, err := s.Get("zz"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Get(zz): %v", err)
+	}
+	if n, err := s.Get("n2"); err != nil || n.ID[2] != '2' {
+		t.Errorf("Get(n2): %v %v", n, err)
 	}
 }
