@@ -106,6 +106,8 @@ func main() {
 	// stop it with the run (deferred calls run last-in first-out, so
 	// before the directory goes).
 	defer userns.RetireKeeper(filepath.Join(base, "cove", "run", "cove"))
+	// podman keeps a pause process per runtime directory too.
+	defer stopPodmanPause(filepath.Join(base, "podman", "run"))
 
 	var cred *syscall.Credential
 	uid, gid := os.Getuid(), os.Getgid()
@@ -324,5 +326,17 @@ func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// stopPodmanPause kills podman's pause process of the bench's runtime
+// directory runDir (its PID file), which would otherwise outlive the run.
+func stopPodmanPause(runDir string) {
+	b, err := os.ReadFile(filepath.Join(runDir, "libpod", "tmp", "pause.pid"))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }

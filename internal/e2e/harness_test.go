@@ -147,6 +147,7 @@ func newHarnessFor(t *testing.T, u *testUser) *Harness {
 // cleanup removes the test's files. Files owned by subordinate IDs can only
 // be removed from inside the user namespace, so cove unshare goes first.
 func (h *Harness) cleanup() {
+	h.killLeftovers()
 	if h.keeper = h.Keeper(); h.keeper != 0 {
 		h.keeperStart = procStartTime(h.keeper)
 	}
@@ -187,6 +188,22 @@ func (h *Harness) stopKeeper() {
 	// run root): found by the runtime directory in their environment.
 	for _, pid := range h.liveKeepers() {
 		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// killLeftovers kills what a test that failed half-way leaves running:
+// its containers' monitors and its cove-netd name the test's directory on
+// their command lines (the containers and helpers die with them).
+func (h *Harness) killLeftovers() {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); strings.Contains(string(cmdline), h.Dir+"/") {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 
