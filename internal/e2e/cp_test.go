@@ -320,6 +320,11 @@ func TestCpStoppedMounts(t *testing.T) {
 	if got := strings.Join(tarNames(t, r.Stdout), " "); got != "f.txt inner/ sub/ sub/y" {
 		t.Errorf("cp c:/data/. - wrote %q", got)
 	}
+	// A path below a mount point keeps its own name.
+	r = h.Run(0, "cp", "c:/data/sub/y", "-")
+	if names := tarNames(t, r.Stdout); len(names) != 1 || names[0] != "y" {
+		t.Errorf("cp c:/data/sub/y - wrote %q", names)
+	}
 	r = h.Run(0, "cp", "c:/data", "-")
 	if names := tarNames(t, r.Stdout); len(names) == 0 || names[0] != "data/" {
 		t.Errorf("cp c:/data - wrote %q", names)

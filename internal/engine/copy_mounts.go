@@ -91,7 +91,12 @@ func (e *Engine) stoppedMountRoot(name string, mounts []spec.Mount, ctrPath stri
 		unix.Close(fd)
 		return none, err
 	}
-	top := path.Base(m.Destination)
+	// Only the mount point itself is named after it: a path below it
+	// keeps its own name (cp c:/data/f -, with /data a volume, writes f).
+	top := ""
+	if path.Clean(rel) == "/" {
+		top = path.Base(m.Destination)
+	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		// A file bound on a file: its directory is the root, and the
 		// path can only be the file itself.
