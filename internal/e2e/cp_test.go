@@ -352,3 +352,21 @@ func TestCpStoppedMounts(t *testing.T) {
 	}
 	h.Run(125, "cp", "c:/data/esc/etc/shadow", "shadow")
 }
+
+// TestCpStoppedNewVolume: a volume the container has not started with yet
+// holds the image's content for cp, as Docker's (filled at create) does: a
+// copy out finds it, and a copy in adds to it rather than hiding it.
+func TestCpStoppedNewVolume(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.WriteFile("f.txt", []byte("hello"))
+	h.Run(0, "create", "--name", "c", "-v", "cpetc:/etc", bb, "sh", "-c", "cat /etc/new.txt; head -1 /etc/passwd")
+	r := h.Run(0, "cp", "c:/etc/passwd", "-")
+	if names := tarNames(t, r.Stdout); len(names) != 1 || names[0] != "passwd" {
+		t.Errorf("cp c:/etc/passwd - wrote %q", names)
+	}
+	h.Run(0, "cp", "f.txt", "c:/etc/new.txt")
+	if r := h.Run(0, "start", "-a", "c"); r.Stdout != "hello"+"root:x:0:0:root:/root:/bin/sh\n" {
+		t.Errorf("the container sees %q", r.Stdout)
+	}
+}
