@@ -122,6 +122,20 @@ func (e *Engine) sweepOrphans() {
 	for _, id := range ids {
 		e.reconciled(id)
 	}
+	e.sweepOrphanLayers()
+}
+
+// sweepOrphanLayers removes the storage containers that a killed `cove
+// run --rm` created without a record. A caller that reconciles every
+// container anyway (container prune lists them) calls it alone.
+func (e *Engine) sweepOrphanLayers() {
+	if userns.Needed() {
+		return
+	}
+	stores, err := e.States()
+	if err != nil {
+		return
+	}
 	st, err := e.Store()
 	if err != nil {
 		return
