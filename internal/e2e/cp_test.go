@@ -48,6 +48,16 @@ func tarNames(t *testing.T, data string) []string {
 	}
 }
 
+// cpAndRead runs cp SRC DST and checks that the file rel (relative to the
+// work directory, where the host paths of cp are) holds want.
+func (h *Harness) cpAndRead(src, dst, rel, want string) {
+	h.t.Helper()
+	h.Run(0, "cp", src, dst)
+	if got := h.readWork(rel); got != want {
+		h.t.Errorf("cp %s %s: %s holds %q, want %q", src, dst, rel, got, want)
+	}
+}
+
 func (h *Harness) readWork(rel string) string {
 	h.t.Helper()
 	b, err := os.ReadFile(filepath.Join(h.Dir, "work", rel))
@@ -91,23 +101,11 @@ func TestCpStoppedContainer(t *testing.T) {
 	h.RunIn(gz.Bytes(), 0, "cp", "-", "c:/tmp")
 
 	// And back out.
-	h.Run(0, "cp", "c:/tmp/f.txt", "out.txt")
-	if got := h.readWork("out.txt"); got != "hello" {
-		t.Errorf("out.txt = %q", got)
-	}
+	h.cpAndRead("c:/tmp/f.txt", "out.txt", "out.txt", "hello")
 	h.ownedByUser("out.txt")
-	h.Run(0, "cp", "c:/tmp/d2/.", "outd")
-	if got := h.readWork("outd/sub/y"); got != "y" {
-		t.Errorf("outd/sub/y = %q", got)
-	}
-	h.Run(0, "cp", "c:/tmp/zipped", "zipped")
-	if got := h.readWork("zipped"); got != "z" {
-		t.Errorf("zipped = %q", got)
-	}
-	h.Run(0, "cp", "c:tmp/fromtar", "fromtar")
-	if got := h.readWork("fromtar"); got != "streamed" {
-		t.Errorf("fromtar = %q", got)
-	}
+	h.cpAndRead("c:/tmp/d2/.", "outd", "outd/sub/y", "y")
+	h.cpAndRead("c:/tmp/zipped", "zipped", "zipped", "z")
+	h.cpAndRead("c:tmp/fromtar", "fromtar", "fromtar", "streamed")
 	r := h.Run(0, "cp", "c:/etc/passwd", "-")
 	if names := tarNames(t, r.Stdout); len(names) != 1 || names[0] != "passwd" {
 		t.Errorf("cp c:/etc/passwd - wrote entries %q", names)
@@ -283,10 +281,7 @@ func TestCpStoppedMounts(t *testing.T) {
 	h.Run(0, "cp", "f.txt", "c:/data/")
 	h.Run(0, "cp", "d/sub", "c:/data")
 	h.Run(0, "cp", "f.txt", "c:/data/inner/f.txt")
-	h.Run(0, "cp", "f.txt", "c:/b")
-	if got := h.readWork("bind/f.txt"); got != "hello" {
-		t.Errorf("cp into a bind mount: the host directory has %q", got)
-	}
+	h.cpAndRead("f.txt", "c:/b", "bind/f.txt", "hello")
 	mp := func(v string) string {
 		return strings.TrimSpace(h.Run(0, "volume", "inspect", "--format", "{{.Mountpoint}}", v).Stdout)
 	}
@@ -311,10 +306,7 @@ func TestCpStoppedMounts(t *testing.T) {
 	}
 
 	// Out: the mount point itself by its name, its contents, a bound file.
-	h.Run(0, "cp", "c:/data", "outdata")
-	if got := h.readWork("outdata/sub/y"); got != "y" {
-		t.Errorf("outdata/sub/y = %q", got)
-	}
+	h.cpAndRead("c:/data", "outdata", "outdata/sub/y", "y")
 	h.ownedByUser("outdata/f.txt")
 	r = h.Run(0, "cp", "c:/data/.", "-")
 	if got := strings.Join(tarNames(t, r.Stdout), " "); got != "f.txt inner/ sub/ sub/y" {
@@ -329,14 +321,8 @@ func TestCpStoppedMounts(t *testing.T) {
 	if names := tarNames(t, r.Stdout); len(names) == 0 || names[0] != "data/" {
 		t.Errorf("cp c:/data - wrote %q", names)
 	}
-	h.Run(0, "cp", "c:/etc/bound.txt", "out.txt")
-	if got := h.readWork("out.txt"); got != "bound" {
-		t.Errorf("cp of a bound file: %q", got)
-	}
-	h.Run(0, "cp", "c:/b/old", "old")
-	if got := h.readWork("old"); got != "old" {
-		t.Errorf("cp out of a bind: %q", got)
-	}
+	h.cpAndRead("c:/etc/bound.txt", "out.txt", "out.txt", "bound")
+	h.cpAndRead("c:/b/old", "old", "old", "old")
 
 	// A link in a volume leads nowhere outside it.
 	if err := os.Symlink("/", filepath.Join(mp("cpdata"), "esc")); err != nil {
