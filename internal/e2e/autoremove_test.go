@@ -30,12 +30,16 @@ func TestAutoRemoveAfterKill(t *testing.T) {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	}
-	// The next command shows nothing, and says so again after that.
-	for i := 0; i < 2; i++ {
-		r := h.Run(0, "ps", "-a", "--format", "{{.ID}} {{.Status}}")
-		if r.Stdout != "" {
-			t.Errorf("ps -a after kill -9 of run --rm (pass %d):\n%s", i, r.Stdout)
+	// The next commands show nothing, also when several at once find the
+	// same orphans (one removes each, the others wait for it rather than
+	// list a container on its way out), and say so again after that.
+	for i, r := range h.RunParallel(4, func(int) []string { return []string{"ps", "-a", "--format", "{{.ID}} {{.Status}}"} }) {
+		if r.Code != 0 || r.Stdout != "" {
+			t.Errorf("parallel ps -a %d after kill -9 of run --rm: exit %d\n%s%s", i, r.Code, r.Stdout, r.Stderr)
 		}
+	}
+	if r := h.Run(0, "ps", "-a", "--format", "{{.ID}} {{.Status}}"); r.Stdout != "" {
+		t.Errorf("ps -a after the parallel ones:\n%s", r.Stdout)
 	}
 	// The store is usable and holds no container: the image is not in use
 	// (a layer made just before a kill, before its record, goes too).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/state"
@@ -68,9 +69,14 @@ func (e *Engine) removeOrphan(c *state.Container) error {
 	if err != nil {
 		return err
 	}
-	release, ok, err := flock.TryExclusive(filepath.Join(stores.Dir(c.ID), "start.lock"))
+	if e.startLockHeld.Load() == c.ID {
+		// This process is the launcher starting it: it takes over.
+		return nil
+	}
+	release, ok, err := waitStartLock(filepath.Join(stores.Dir(c.ID), "start.lock"))
 	if err != nil || !ok {
-		// Being started, or its directory is gone: removed already.
+		// Its directory is gone: removed already. Or still being started
+		// after the wait: it is not ours to remove.
 		if os.IsNotExist(err) {
 			return gone
 		}
@@ -88,6 +94,22 @@ func (e *Engine) removeOrphan(c *state.Container) error {
 		return fmt.Errorf("container %s (--rm) whose cove process was killed: removing it: %w", c.Name, err)
 	}
 	return gone
+}
+
+// waitStartLock takes a container's start lock, waiting a while for its
+// holder: another command removing the same orphan (a few milliseconds;
+// the container is then gone, not listed as it was a moment ago), or a
+// launcher starting it (it then becomes its remover). The wait is bounded
+// so that a start that hangs does not hang ps; ok is false then.
+func waitStartLock(path string) (release func(), ok bool, err error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		release, ok, err = flock.TryExclusive(path)
+		if err != nil || ok || time.Now().After(deadline) {
+			return release, ok, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // OrphansHidden reports how many orphaned --rm containers this host-side

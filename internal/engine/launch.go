@@ -353,6 +353,8 @@ func (l *launcher) start(fresh bool) error {
 		return err
 	}
 	defer unlock()
+	l.e.startLockHeld.Store(l.id)
+	defer l.e.startLockHeld.Store("")
 	c, err := l.e.reconciled(l.id)
 	if err != nil {
 		return err
