@@ -265,7 +265,15 @@ func (s *Store) Get(id string) (*Container, error) {
 		}
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	if err := readJSON(filepath.Join(s.dir(id), "state.json"), &c.State); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := readJSON(filepath.Join(s.dir(id), "state.json"), &c.State); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Delete renamed the directory between the two reads: the
+			// container is gone, not one without a state.
+			if _, serr := os.Stat(s.dir(id)); errors.Is(serr, os.ErrNotExist) {
+				return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
+			}
+			return &c, nil
+		}
 		// A record torn by a power loss (see writeJSON): the container is
 		// certainly not running any more.
 		c.State = State{Status: Exited, ExitCode: 128, Error: "state lost (the machine stopped while it was written): " + err.Error()}
