@@ -58,6 +58,22 @@ func TestAutoRemoveAfterKill(t *testing.T) {
 		t.Errorf("run after the kills: %q", r.Stdout)
 	}
 
+	// rm of an orphan succeeds: the container it names is gone, as asked.
+	cmd := h.Cmd("run", "--rm", "--name", "orphan", bb, "sleep", "60")
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the run --rm container to start", func() bool {
+		return h.Run(0, "ps", "-q").Stdout != ""
+	})
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	if r := h.Run(0, "rm", "orphan"); r.Stdout != "orphan\n" {
+		t.Errorf("rm of an orphaned --rm container: %q", r.Stdout)
+	}
+	h.Run(1, "rm", "orphan")
+
 	// A detached --rm container whose monitor is killed goes too.
 	id := strings.TrimSpace(h.Run(0, "run", "-d", "--rm", bb, "sleep", "60").Stdout)
 	if err := syscall.Kill(monState(t, h, id).MonitorPid, syscall.SIGKILL); err != nil {

@@ -58,7 +58,7 @@ func orphanedAutoRemove(c *state.Container) bool {
 // killed `cove run -d --rm` left starting it wins, and takes the
 // container over as its remover.
 func (e *Engine) removeOrphan(c *state.Container) error {
-	gone := fmt.Errorf("no such container: %s: %w", c.ID, errdefs.ErrNotFound)
+	gone := fmt.Errorf("no such container: %s: %w", c.Name, errOrphanGone)
 	if userns.Needed() || userns.JoinedContainer() {
 		e.orphans.Add(1)
 		return gone
@@ -95,6 +95,15 @@ func (e *Engine) removeOrphan(c *state.Container) error {
 	}
 	return gone
 }
+
+// errOrphanGone is the not-found of an orphaned --rm container that the
+// lookup removed (or, host-side, hid): rm, asked to remove it, succeeds.
+var errOrphanGone error = orphanGoneError{}
+
+type orphanGoneError struct{}
+
+func (orphanGoneError) Error() string { return errdefs.ErrNotFound.Error() }
+func (orphanGoneError) Unwrap() error { return errdefs.ErrNotFound }
 
 // waitStartLock takes a container's start lock, waiting a while for its
 // holder: another command removing the same orphan (a few milliseconds;
