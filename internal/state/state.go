@@ -355,7 +355,7 @@ func (s *Store) List() ([]*Container, error) {
 }
 
 func (s *Store) lockNames() (func(), error) {
-	return flockPath(filepath.Join(s.root, "names.lock"))
+	return flock.Exclusive(filepath.Join(s.root, "names.lock"))
 }
 
 // Lock takes the container's lock; the returned function releases it. The
@@ -364,15 +364,11 @@ func (s *Store) Lock(id string) (func(), error) {
 	if _, err := os.Stat(s.dir(id)); err != nil {
 		return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
 	}
-	unlock, err := flockPath(filepath.Join(s.dir(id), "lock"))
+	unlock, err := flock.Exclusive(filepath.Join(s.dir(id), "lock"))
 	if err != nil && errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
 	}
 	return unlock, err
-}
-
-func flockPath(path string) (func(), error) {
-	return flock.Exclusive(path)
 }
 
 // Update locks the container, reads it, applies fn and writes the state
