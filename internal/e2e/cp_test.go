@@ -355,4 +355,13 @@ func TestCpStoppedNewVolume(t *testing.T) {
 	if r := h.Run(0, "start", "-a", "c"); r.Stdout != "hello"+"root:x:0:0:root:/root:/bin/sh\n" {
 		t.Errorf("the container sees %q", r.Stdout)
 	}
+
+	// A refused copy (read-only) leaves the new volume as it was: empty,
+	// for the start to fill.
+	h.Run(0, "create", "--name", "ro", "-v", "cpetcro:/etc:ro", bb, "true")
+	h.Run(125, "cp", "f.txt", "ro:/etc/new.txt")
+	mp := strings.TrimSpace(h.Run(0, "volume", "inspect", "--format", "{{.Mountpoint}}", "cpetcro").Stdout)
+	if ents, err := os.ReadDir(mp); err != nil || len(ents) != 0 {
+		t.Errorf("a refused cp changed the volume: %d entries, %v", len(ents), err)
+	}
 }

@@ -63,6 +63,11 @@ func (e *Engine) stoppedMountRoot(name string, rec *containerRecord, ctrPath str
 	if m == nil {
 		return none, nil
 	}
+	// Refused before anything is touched: a copy into a new volume would
+	// otherwise fill it from the image first.
+	if toContainer && m.ReadOnly {
+		return none, fmt.Errorf("container %s: %s is on a read-only mount (%s): %w", name, ctrPath, m.Destination, errdefs.ErrInvalidState)
+	}
 	src := m.Source
 	if m.Type == spec.MountVolume {
 		vs, err := e.Volumes()
@@ -87,9 +92,6 @@ func (e *Engine) stoppedMountRoot(name string, rec *containerRecord, ctrPath str
 			}
 			src = vs.DataDir(v.Name)
 		}
-	}
-	if toContainer && m.ReadOnly {
-		return none, fmt.Errorf("container %s: %s is on a read-only mount (%s): %w", name, ctrPath, m.Destination, errdefs.ErrInvalidState)
 	}
 	rel := pathInMount(ctrPath, m.Destination)
 	// The source is the user's own host path (a bind, a bind volume's
