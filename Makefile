@@ -82,7 +82,7 @@ install: build
 # Installs into throwaway DESTDIRs (with a PREFIX and with an empty one)
 # and checks that every file lands where packagers expect it.
 check-install: build
-	@set -e; for prefix in /usr ""; do \
+	@set -e; d=; trap 'rm -rf "$$d"' EXIT; for prefix in /usr ""; do \
 		d=$$(mktemp -d); \
 		$(MAKE) -s install DESTDIR=$$d PREFIX=$$prefix >/dev/null; \
 		test -x $$d$$prefix/bin/cove; \
@@ -92,7 +92,7 @@ check-install: build
 		test -s $$d$$prefix/share/bash-completion/completions/cove; \
 		test -s $$d$$prefix/share/zsh/site-functions/_cove; \
 		test -s $$d$$prefix/share/fish/vendor_completions.d/cove.fish; \
-		n=$$(find $$d -type f | wc -l); rm -rf $$d; \
+		n=$$(find $$d -type f | wc -l); rm -rf $$d; d=; \
 		echo "check-install: PREFIX='$$prefix': $$n files"; \
 	done
 

@@ -30,12 +30,16 @@ func TestAutoRemoveAfterKill(t *testing.T) {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	}
-	// The next command shows nothing, and says so again after that.
-	for i := 0; i < 2; i++ {
-		r := h.Run(0, "ps", "-a", "--format", "{{.ID}} {{.Status}}")
-		if r.Stdout != "" {
-			t.Errorf("ps -a after kill -9 of run --rm (pass %d):\n%s", i, r.Stdout)
+	// The next commands show nothing, also when several at once find the
+	// same orphans (one removes each, the others wait for it rather than
+	// list a container on its way out), and say so again after that.
+	for i, r := range h.RunParallel(4, func(int) []string { return []string{"ps", "-a", "--format", "{{.ID}} {{.Status}}"} }) {
+		if r.Code != 0 || r.Stdout != "" {
+			t.Errorf("parallel ps -a %d after kill -9 of run --rm: exit %d\n%s%s", i, r.Code, r.Stdout, r.Stderr)
 		}
+	}
+	if r := h.Run(0, "ps", "-a", "--format", "{{.ID}} {{.Status}}"); r.Stdout != "" {
+		t.Errorf("ps -a after the parallel ones:\n%s", r.Stdout)
 	}
 	// The store is usable and holds no container: the image is not in use
 	// (a layer made just before a kill, before its record, goes too).
@@ -53,6 +57,22 @@ func TestAutoRemoveAfterKill(t *testing.T) {
 	if r.Stdout != "ok\n" {
 		t.Errorf("run after the kills: %q", r.Stdout)
 	}
+
+	// rm of an orphan succeeds: the container it names is gone, as asked.
+	cmd := h.Cmd("run", "--rm", "--name", "orphan", bb, "sleep", "60")
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the run --rm container to start", func() bool {
+		return h.Run(0, "ps", "-q").Stdout != ""
+	})
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	if r := h.Run(0, "rm", "orphan"); r.Stdout != "orphan\n" {
+		t.Errorf("rm of an orphaned --rm container: %q", r.Stdout)
+	}
+	h.Run(1, "rm", "orphan")
 
 	// A detached --rm container whose monitor is killed goes too.
 	id := strings.TrimSpace(h.Run(0, "run", "-d", "--rm", bb, "sleep", "60").Stdout)

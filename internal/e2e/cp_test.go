@@ -48,6 +48,16 @@ func tarNames(t *testing.T, data string) []string {
 	}
 }
 
+// cpAndRead runs cp SRC DST and checks that the file rel (relative to the
+// work directory, where the host paths of cp are) holds want.
+func (h *Harness) cpAndRead(src, dst, rel, want string) {
+	h.t.Helper()
+	h.Run(0, "cp", src, dst)
+	if got := h.readWork(rel); got != want {
+		h.t.Errorf("cp %s %s: %s holds %q, want %q", src, dst, rel, got, want)
+	}
+}
+
 func (h *Harness) readWork(rel string) string {
 	h.t.Helper()
 	b, err := os.ReadFile(filepath.Join(h.Dir, "work", rel))
@@ -91,23 +101,11 @@ func TestCpStoppedContainer(t *testing.T) {
 	h.RunIn(gz.Bytes(), 0, "cp", "-", "c:/tmp")
 
 	// And back out.
-	h.Run(0, "cp", "c:/tmp/f.txt", "out.txt")
-	if got := h.readWork("out.txt"); got != "hello" {
-		t.Errorf("out.txt = %q", got)
-	}
+	h.cpAndRead("c:/tmp/f.txt", "out.txt", "out.txt", "hello")
 	h.ownedByUser("out.txt")
-	h.Run(0, "cp", "c:/tmp/d2/.", "outd")
-	if got := h.readWork("outd/sub/y"); got != "y" {
-		t.Errorf("outd/sub/y = %q", got)
-	}
-	h.Run(0, "cp", "c:/tmp/zipped", "zipped")
-	if got := h.readWork("zipped"); got != "z" {
-		t.Errorf("zipped = %q", got)
-	}
-	h.Run(0, "cp", "c:tmp/fromtar", "fromtar")
-	if got := h.readWork("fromtar"); got != "streamed" {
-		t.Errorf("fromtar = %q", got)
-	}
+	h.cpAndRead("c:/tmp/d2/.", "outd", "outd/sub/y", "y")
+	h.cpAndRead("c:/tmp/zipped", "zipped", "zipped", "z")
+	h.cpAndRead("c:tmp/fromtar", "fromtar", "fromtar", "streamed")
 	r := h.Run(0, "cp", "c:/etc/passwd", "-")
 	if names := tarNames(t, r.Stdout); len(names) != 1 || names[0] != "passwd" {
 		t.Errorf("cp c:/etc/passwd - wrote entries %q", names)
@@ -283,10 +281,7 @@ func TestCpStoppedMounts(t *testing.T) {
 	h.Run(0, "cp", "f.txt", "c:/data/")
 	h.Run(0, "cp", "d/sub", "c:/data")
 	h.Run(0, "cp", "f.txt", "c:/data/inner/f.txt")
-	h.Run(0, "cp", "f.txt", "c:/b")
-	if got := h.readWork("bind/f.txt"); got != "hello" {
-		t.Errorf("cp into a bind mount: the host directory has %q", got)
-	}
+	h.cpAndRead("f.txt", "c:/b", "bind/f.txt", "hello")
 	mp := func(v string) string {
 		return strings.TrimSpace(h.Run(0, "volume", "inspect", "--format", "{{.Mountpoint}}", v).Stdout)
 	}
@@ -311,27 +306,23 @@ func TestCpStoppedMounts(t *testing.T) {
 	}
 
 	// Out: the mount point itself by its name, its contents, a bound file.
-	h.Run(0, "cp", "c:/data", "outdata")
-	if got := h.readWork("outdata/sub/y"); got != "y" {
-		t.Errorf("outdata/sub/y = %q", got)
-	}
+	h.cpAndRead("c:/data", "outdata", "outdata/sub/y", "y")
 	h.ownedByUser("outdata/f.txt")
 	r = h.Run(0, "cp", "c:/data/.", "-")
 	if got := strings.Join(tarNames(t, r.Stdout), " "); got != "f.txt inner/ sub/ sub/y" {
 		t.Errorf("cp c:/data/. - wrote %q", got)
 	}
+	// A path below a mount point keeps its own name.
+	r = h.Run(0, "cp", "c:/data/sub/y", "-")
+	if names := tarNames(t, r.Stdout); len(names) != 1 || names[0] != "y" {
+		t.Errorf("cp c:/data/sub/y - wrote %q", names)
+	}
 	r = h.Run(0, "cp", "c:/data", "-")
 	if names := tarNames(t, r.Stdout); len(names) == 0 || names[0] != "data/" {
 		t.Errorf("cp c:/data - wrote %q", names)
 	}
-	h.Run(0, "cp", "c:/etc/bound.txt", "out.txt")
-	if got := h.readWork("out.txt"); got != "bound" {
-		t.Errorf("cp of a bound file: %q", got)
-	}
-	h.Run(0, "cp", "c:/b/old", "old")
-	if got := h.readWork("old"); got != "old" {
-		t.Errorf("cp out of a bind: %q", got)
-	}
+	h.cpAndRead("c:/etc/bound.txt", "out.txt", "out.txt", "bound")
+	h.cpAndRead("c:/b/old", "old", "old", "old")
 
 	// A link in a volume leads nowhere outside it.
 	if err := os.Symlink("/", filepath.Join(mp("cpdata"), "esc")); err != nil {
@@ -346,4 +337,31 @@ func TestCpStoppedMounts(t *testing.T) {
 		t.Errorf("cp through a link in a volume: %q, %v (want it in the volume's root)", b, err)
 	}
 	h.Run(125, "cp", "c:/data/esc/etc/shadow", "shadow")
+}
+
+// TestCpStoppedNewVolume: a volume the container has not started with yet
+// holds the image's content for cp, as Docker's (filled at create) does: a
+// copy out finds it, and a copy in adds to it rather than hiding it.
+func TestCpStoppedNewVolume(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.WriteFile("f.txt", []byte("hello"))
+	h.Run(0, "create", "--name", "c", "-v", "cpetc:/etc", bb, "sh", "-c", "cat /etc/new.txt; head -1 /etc/passwd")
+	r := h.Run(0, "cp", "c:/etc/passwd", "-")
+	if names := tarNames(t, r.Stdout); len(names) != 1 || names[0] != "passwd" {
+		t.Errorf("cp c:/etc/passwd - wrote %q", names)
+	}
+	h.Run(0, "cp", "f.txt", "c:/etc/new.txt")
+	if r := h.Run(0, "start", "-a", "c"); r.Stdout != "hello"+"root:x:0:0:root:/root:/bin/sh\n" {
+		t.Errorf("the container sees %q", r.Stdout)
+	}
+
+	// A refused copy (read-only) leaves the new volume as it was: empty,
+	// for the start to fill.
+	h.Run(0, "create", "--name", "ro", "-v", "cpetcro:/etc:ro", bb, "true")
+	h.Run(125, "cp", "f.txt", "ro:/etc/new.txt")
+	mp := strings.TrimSpace(h.Run(0, "volume", "inspect", "--format", "{{.Mountpoint}}", "cpetcro").Stdout)
+	if ents, err := os.ReadDir(mp); err != nil || len(ents) != 0 {
+		t.Errorf("a refused cp changed the volume: %d entries, %v", len(ents), err)
+	}
 }

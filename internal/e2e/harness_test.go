@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -294,6 +295,22 @@ func (h *Harness) RunIn(stdin []byte, wantExit int, args ...string) Result {
 		h.t.Fatalf("cove %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, wantExit, r.Stdout, r.Stderr)
 	}
 	return r
+}
+
+// RunParallel runs n cove commands at once, the i-th with args(i), and
+// returns their results in that order (the caller asserts each exit code).
+func (h *Harness) RunParallel(n int, args func(i int) []string) []Result {
+	results := make([]Result, n)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = run(h.Cmd(args(i)...))
+		}(i)
+	}
+	wg.Wait()
+	return results
 }
 
 func run(cmd *exec.Cmd) Result {

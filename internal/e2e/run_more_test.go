@@ -701,17 +701,7 @@ func TestRunMoreFilesystem(t *testing.T) {
 func TestRunMoreNameRace(t *testing.T) {
 	h := newHarness(t)
 	loadBusybox(t, h)
-	const n = 10
-	results := make([]Result, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			results[i] = run(h.Cmd("run", "--name", "same", bb, "true"))
-		}(i)
-	}
-	wg.Wait()
+	results := h.RunParallel(10, func(int) []string { return []string{"run", "--name", "same", bb, "true"} })
 	won := 0
 	for i, r := range results {
 		switch r.Code {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 )
@@ -408,17 +407,9 @@ func TestVolumeBindOptions(t *testing.T) {
 func TestVolumeConcurrentAndRollback(t *testing.T) {
 	h := newHarness(t)
 	loadBusybox(t, h)
-	const n = 6
-	results := make([]Result, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			results[i] = run(h.Cmd("run", "--rm", "-v", "shared:/etc", bb, "sh", "-c", "cat /etc/passwd | head -1; ls /etc | wc -l"))
-		}(i)
-	}
-	wg.Wait()
+	results := h.RunParallel(6, func(int) []string {
+		return []string{"run", "--rm", "-v", "shared:/etc", bb, "sh", "-c", "cat /etc/passwd | head -1; ls /etc | wc -l"}
+	})
 	for i, r := range results {
 		if r.Code != 0 || !strings.HasPrefix(r.Stdout, "root:") || r.Stdout != results[0].Stdout {
 			t.Errorf("run %d: exit %d, %q (first: %q)\n%s", i, r.Code, r.Stdout, results[0].Stdout, r.Stderr)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/state"
@@ -57,7 +58,7 @@ func orphanedAutoRemove(c *state.Container) bool {
 // killed `cove run -d --rm` left starting it wins, and takes the
 // container over as its remover.
 func (e *Engine) removeOrphan(c *state.Container) error {
-	gone := fmt.Errorf("no such container: %s: %w", c.ID, errdefs.ErrNotFound)
+	gone := fmt.Errorf("no such container: %s: %w", c.Name, errOrphanGone)
 	if userns.Needed() || userns.JoinedContainer() {
 		e.orphans.Add(1)
 		return gone
@@ -68,9 +69,14 @@ func (e *Engine) removeOrphan(c *state.Container) error {
 	if err != nil {
 		return err
 	}
-	release, ok, err := flock.TryExclusive(filepath.Join(stores.Dir(c.ID), "start.lock"))
+	if e.startLockHeld.Load() == c.ID {
+		// This process is the launcher starting it: it takes over.
+		return nil
+	}
+	release, ok, err := waitStartLock(filepath.Join(stores.Dir(c.ID), "start.lock"))
 	if err != nil || !ok {
-		// Being started, or its directory is gone: removed already.
+		// Its directory is gone: removed already. Or still being started
+		// after the wait: it is not ours to remove.
 		if os.IsNotExist(err) {
 			return gone
 		}
@@ -88,6 +94,31 @@ func (e *Engine) removeOrphan(c *state.Container) error {
 		return fmt.Errorf("container %s (--rm) whose cove process was killed: removing it: %w", c.Name, err)
 	}
 	return gone
+}
+
+// errOrphanGone is the not-found of an orphaned --rm container that the
+// lookup removed (or, host-side, hid): rm, asked to remove it, succeeds.
+var errOrphanGone error = orphanGoneError{}
+
+type orphanGoneError struct{}
+
+func (orphanGoneError) Error() string { return errdefs.ErrNotFound.Error() }
+func (orphanGoneError) Unwrap() error { return errdefs.ErrNotFound }
+
+// waitStartLock takes a container's start lock, waiting a while for its
+// holder: another command removing the same orphan (a few milliseconds;
+// the container is then gone, not listed as it was a moment ago), or a
+// launcher starting it (it then becomes its remover). The wait is bounded
+// so that a start that hangs does not hang ps; ok is false then.
+func waitStartLock(path string) (release func(), ok bool, err error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		release, ok, err = flock.TryExclusive(path)
+		if err != nil || ok || time.Now().After(deadline) {
+			return release, ok, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // OrphansHidden reports how many orphaned --rm containers this host-side
@@ -121,6 +152,20 @@ func (e *Engine) sweepOrphans() {
 	}
 	for _, id := range ids {
 		e.reconciled(id)
+	}
+	e.sweepOrphanLayers()
+}
+
+// sweepOrphanLayers removes the storage containers that a killed `cove
+// run --rm` created without a record. A caller that reconciles every
+// container anyway (container prune lists them) calls it alone.
+func (e *Engine) sweepOrphanLayers() {
+	if userns.Needed() {
+		return
+	}
+	stores, err := e.States()
+	if err != nil {
+		return
 	}
 	st, err := e.Store()
 	if err != nil {

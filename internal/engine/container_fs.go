@@ -224,23 +224,35 @@ func (e *Engine) containerSize(rec *containerRecord) (rw, rootFs int64, err erro
 		// none of: report nothing rather than fail a listing.
 		return 0, 0, nil
 	}
+	if rw, err = e.layerSize(rec); err != nil {
+		return 0, 0, err
+	}
+	rootFs = rw
 	st, err := e.Store()
 	if err != nil {
 		return 0, 0, err
 	}
-	sc, err := st.Container(rec.StorageID)
-	if err != nil {
-		return 0, 0, err
-	}
-	rw, err = st.DiffSize("", sc.LayerID)
-	if err != nil {
-		return 0, 0, err
-	}
-	rootFs = rw
 	if svc, err := e.Images(); err == nil {
 		if img, err := st.Image(rec.ImageID); err == nil {
 			rootFs += svc.Size(img)
 		}
 	}
 	return rw, rootFs, nil
+}
+
+// layerSize is the size of the container's own layer (ps -s's first
+// figure, and what container prune reclaims); 0 for an ephemeral one.
+func (e *Engine) layerSize(rec *containerRecord) (int64, error) {
+	if rec.Ephemeral {
+		return 0, nil
+	}
+	st, err := e.Store()
+	if err != nil {
+		return 0, err
+	}
+	sc, err := st.Container(rec.StorageID)
+	if err != nil {
+		return 0, err
+	}
+	return st.DiffSize("", sc.LayerID)
 }

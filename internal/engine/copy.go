@@ -176,7 +176,7 @@ func (e *Engine) containerRoot(ref string, end *copyEnd, toContainer bool) (int,
 		}
 		return fd, func() { unix.Close(fd) }, nil
 	}
-	mnt, err := e.stoppedMountRoot(c.Name, rec.Parsed.Mounts, end.path, toContainer)
+	mnt, err := e.stoppedMountRoot(c.Name, rec, end.path, toContainer)
 	if err != nil {
 		return -1, nil, err
 	}

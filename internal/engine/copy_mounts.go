@@ -24,6 +24,12 @@ import (
 // runs, and a directory above a mount point is copied out from the layer
 // alone. tmpfs mounts have no content while the container is stopped: a
 // path under one means the layer, as in Docker.
+//
+// A volume the container has not started with yet is still empty: Docker
+// fills a new volume from the image at create, so its copy sees (and adds
+// to) the image's content there. cove fills it at start, so cp fills it
+// first, the same way (unless nocopy); otherwise a file copied in would
+// make the volume non-empty and the start would skip the image's content.
 
 // mountedCopyRoot is where a stopped container's path lives when a mount
 // covers it.
@@ -40,7 +46,8 @@ type mountedCopyRoot struct {
 
 // stoppedMountRoot opens the source of the mount that covers ctrPath, if
 // one does; fd is -1 otherwise.
-func (e *Engine) stoppedMountRoot(name string, mounts []spec.Mount, ctrPath string, toContainer bool) (mountedCopyRoot, error) {
+func (e *Engine) stoppedMountRoot(name string, rec *containerRecord, ctrPath string, toContainer bool) (mountedCopyRoot, error) {
+	mounts := rec.Parsed.Mounts
 	none := mountedCopyRoot{fd: -1}
 	clean := path.Clean("/" + ctrPath)
 	var m *spec.Mount
@@ -55,6 +62,11 @@ func (e *Engine) stoppedMountRoot(name string, mounts []spec.Mount, ctrPath stri
 	}
 	if m == nil {
 		return none, nil
+	}
+	// Refused before anything is touched: a copy into a new volume would
+	// otherwise fill it from the image first.
+	if toContainer && m.ReadOnly {
+		return none, fmt.Errorf("container %s: %s is on a read-only mount (%s): %w", name, ctrPath, m.Destination, errdefs.ErrInvalidState)
 	}
 	src := m.Source
 	if m.Type == spec.MountVolume {
@@ -73,11 +85,13 @@ func (e *Engine) stoppedMountRoot(name string, mounts []spec.Mount, ctrPath stri
 		case "bind", "none":
 			src = v.Options["device"]
 		default:
+			if !m.NoCopy {
+				if err := e.populateForCopy(vs, v.Name, rec, m.Destination); err != nil {
+					return none, err
+				}
+			}
 			src = vs.DataDir(v.Name)
 		}
-	}
-	if toContainer && m.ReadOnly {
-		return none, fmt.Errorf("container %s: %s is on a read-only mount (%s): %w", name, ctrPath, m.Destination, errdefs.ErrInvalidState)
 	}
 	rel := pathInMount(ctrPath, m.Destination)
 	// The source is the user's own host path (a bind, a bind volume's
@@ -91,7 +105,12 @@ func (e *Engine) stoppedMountRoot(name string, mounts []spec.Mount, ctrPath stri
 		unix.Close(fd)
 		return none, err
 	}
-	top := path.Base(m.Destination)
+	// Only the mount point itself is named after it: a path below it
+	// keeps its own name (cp c:/data/f -, with /data a volume, writes f).
+	top := ""
+	if path.Clean(rel) == "/" {
+		top = path.Base(m.Destination)
+	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		// A file bound on a file: its directory is the root, and the
 		// path can only be the file itself.
@@ -130,4 +149,25 @@ func pathInMount(ctrPath, dest string) string {
 // pathUnder reports whether the clean path p is dir or inside it.
 func pathUnder(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// populateForCopy fills a new, empty volume from the stopped container's
+// layer, as its start would (volumeMounts), and finishes a fill killed
+// half-way; a volume that has content is left as it is, and the layer is
+// then not mounted.
+func (e *Engine) populateForCopy(vs *volume.Store, name string, rec *containerRecord, dest string) error {
+	if need, err := vs.NeedsPopulate(name); err != nil || !need {
+		return err
+	}
+	st, err := e.Store()
+	if err != nil {
+		return err
+	}
+	rootfs, err := st.Mount(rec.StorageID, "")
+	if err != nil {
+		return fmt.Errorf("volume %s: mounting the container's root filesystem to fill it: %w", name, err)
+	}
+	defer st.Unmount(rec.StorageID, false)
+	_, err = vs.Populate(name, rootfs, dest)
+	return err
 }

@@ -29,6 +29,10 @@ type Engine struct {
 	// those a host-side process could only hide (autoremove.go).
 	orphanMu sync.Mutex
 	orphans  atomic.Int32
+	// startLockHeld is the ID of the container whose start lock this
+	// process holds (a launcher starting it), so that the launcher's own
+	// look at the container does not wait for itself.
+	startLockHeld atomic.Value
 }
 
 // New returns an engine; the store is opened on first use.

@@ -348,11 +348,13 @@ func (l *launcher) record() *containerRecord {
 func (l *launcher) start(fresh bool) error {
 	// Two launchers for one container (two concurrent `start`s) must not
 	// both start it: the second waits here, then finds it running.
-	unlock, err := flockFile(filepath.Join(l.dir, "start.lock"))
+	unlock, err := flock.Exclusive(filepath.Join(l.dir, "start.lock"))
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	l.e.startLockHeld.Store(l.id)
+	defer l.e.startLockHeld.Store("")
 	c, err := l.e.reconciled(l.id)
 	if err != nil {
 		return err
@@ -683,11 +685,4 @@ func nextBackoff(prev, ran time.Duration) time.Duration {
 		return backoffStart
 	}
 	return min(prev*2, backoffMax)
-}
-
-// flockFile takes an exclusive lock on path (created if needed); the
-// returned function releases it. The descriptor is close-on-exec, so an
-// execve releases it too.
-func flockFile(path string) (func(), error) {
-	return flock.Exclusive(path)
 }

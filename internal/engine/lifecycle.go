@@ -296,11 +296,13 @@ func (e *Engine) RenameContainer(ref, newName string) error {
 // PruneContainers removes every container that is not running and returns
 // their IDs and the space their layers took.
 func (e *Engine) PruneContainers() ([]string, int64, error) {
-	e.sweepOrphans()
+	// Listing reconciles every container, which removes orphaned --rm
+	// ones; their layers without a record are swept apart.
 	list, err := e.ListContainers(true)
 	if err != nil {
 		return nil, 0, err
 	}
+	e.sweepOrphanLayers()
 	var removed []string
 	var reclaimed int64
 	var errs []error
@@ -308,8 +310,12 @@ func (e *Engine) PruneContainers() ([]string, int64, error) {
 		if isRunning(c.State.Status) || c.State.Status == state.Restarting {
 			continue
 		}
-		// Docker's reclaimed space is the containers' own layers.
-		size, _, _ := e.ContainerSize(c.ID)
+		// Docker's reclaimed space is the containers' own layers (not
+		// the image's, which ContainerSize would add up too).
+		var size int64
+		if _, rec, err := e.lookupReconciled(c.ID); err == nil {
+			size, _ = e.layerSize(rec)
+		}
 		if _, err := e.RemoveContainer(c.ID, false); err != nil {
 			if errors.Is(err, errdefs.ErrInvalidState) || errors.Is(err, errdefs.ErrNotFound) {
 				continue

@@ -330,6 +330,11 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 		return "", err
 	}
 	c, err := e.reconciled(id)
+	if errors.Is(err, errOrphanGone) {
+		// An orphaned --rm container: the lookup removed it, as asked
+		// (its anonymous volumes with it).
+		return id, nil
+	}
 	if err != nil {
 		return "", err
 	}

@@ -265,7 +265,15 @@ func (s *Store) Get(id string) (*Container, error) {
 		}
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	if err := readJSON(filepath.Join(s.dir(id), "state.json"), &c.State); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := readJSON(filepath.Join(s.dir(id), "state.json"), &c.State); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Delete renamed the directory between the two reads: the
+			// container is gone, not one without a state.
+			if _, serr := os.Stat(s.dir(id)); errors.Is(serr, os.ErrNotExist) {
+				return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
+			}
+			return &c, nil
+		}
 		// A record torn by a power loss (see writeJSON): the container is
 		// certainly not running any more.
 		c.State = State{Status: Exited, ExitCode: 128, Error: "state lost (the machine stopped while it was written): " + err.Error()}
@@ -347,7 +355,7 @@ func (s *Store) List() ([]*Container, error) {
 }
 
 func (s *Store) lockNames() (func(), error) {
-	return flockPath(filepath.Join(s.root, "names.lock"))
+	return flock.Exclusive(filepath.Join(s.root, "names.lock"))
 }
 
 // Lock takes the container's lock; the returned function releases it. The
@@ -356,15 +364,11 @@ func (s *Store) Lock(id string) (func(), error) {
 	if _, err := os.Stat(s.dir(id)); err != nil {
 		return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
 	}
-	unlock, err := flockPath(filepath.Join(s.dir(id), "lock"))
+	unlock, err := flock.Exclusive(filepath.Join(s.dir(id), "lock"))
 	if err != nil && errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
 	}
 	return unlock, err
-}
-
-func flockPath(path string) (func(), error) {
-	return flock.Exclusive(path)
 }
 
 // Update locks the container, reads it, applies fn and writes the state

@@ -30,7 +30,7 @@ func (s *Store) Populate(name, rootfs, dest string) (bool, error) {
 	// A copy killed half-way (kill -9 of the starting cove) left its
 	// marker: what it copied is incomplete, so it goes and the copy
 	// starts over. Without a marker a non-empty volume is the user's.
-	marker := filepath.Join(s.dir(name), "populating")
+	marker := s.populateMarker(name)
 	if _, err := os.Lstat(marker); err == nil {
 		if err := clearDir(s.DataDir(name)); err != nil {
 			return false, fmt.Errorf("volume %s: clearing an interrupted copy: %w", name, err)
@@ -72,6 +72,23 @@ func (s *Store) Populate(name, rootfs, dest string) (bool, error) {
 		return false, fmt.Errorf("volume %s: %w", name, err)
 	}
 	return true, os.Remove(marker)
+}
+
+// populateMarker is the file beside _data that a copy from the image
+// holds while it runs.
+func (s *Store) populateMarker(name string) string {
+	return filepath.Join(s.dir(name), "populating")
+}
+
+// NeedsPopulate reports whether Populate would copy into the volume: it is
+// empty, or a copy was killed half-way. A caller that must mount a root
+// file system for Populate asks this first, without the volume's lock
+// (Populate decides again under it).
+func (s *Store) NeedsPopulate(name string) (bool, error) {
+	if _, err := os.Lstat(s.populateMarker(name)); err == nil {
+		return true, nil
+	}
+	return s.IsEmpty(name)
 }
 
 // clearDir removes the entries of dir, not dir itself (a container may

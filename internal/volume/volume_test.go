@@ -125,6 +125,9 @@ func TestPopulateAfterKill(t *testing.T) {
 	// What a killed copy leaves: part of the content and the marker.
 	os.WriteFile(filepath.Join(s.DataDir("v"), "a"), []byte("half"), 0o644)
 	os.WriteFile(filepath.Join(s.dir("v"), "populating"), nil, 0o600)
+	if need, err := s.NeedsPopulate("v"); err != nil || !need {
+		t.Errorf("NeedsPopulate of a half-copied volume = %v, %v", need, err)
+	}
 	if copied, err := s.Populate("v", rootfs, "/data"); err != nil || !copied {
 		t.Fatalf("Populate after a kill = %v, %v", copied, err)
 	}
@@ -135,6 +138,9 @@ func TestPopulateAfterKill(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.dir("v"), "populating")); !os.IsNotExist(err) {
 		t.Errorf("marker left after a complete copy: %v", err)
+	}
+	if need, err := s.NeedsPopulate("v"); err != nil || need {
+		t.Errorf("NeedsPopulate of a filled volume = %v, %v", need, err)
 	}
 }
 
