@@ -18,6 +18,7 @@ import (
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
 	"github.com/cove-run/cove/internal/usernet"
+	"github.com/cove-run/cove/pkg/atomicfile"
 )
 
 // networkDefault is the recorded network of a container created without
@@ -503,11 +504,7 @@ func readNetState(dir string) (*netState, bool) {
 }
 
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // etcNetworkFiles returns the container's /etc/hosts and /etc/resolv.conf.

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cove-run/cove/pkg/atomicfile"
 	"github.com/cove-run/cove/pkg/flock"
 	"github.com/cove-run/cove/pkg/procstat"
 )
@@ -124,11 +125,7 @@ func start(dir string) error {
 	}
 	rec := record{Pid: pid, Start: procstat.StartTime(pid), Tid: tid}
 	b, _ := json.Marshal(&rec)
-	tmp := filepath.Join(dir, recordFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, recordFile))
+	return atomicfile.Write(filepath.Join(dir, recordFile), b, 0o600)
 }
 
 // dial connects to netd's socket through a descriptor of its directory

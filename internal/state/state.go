@@ -17,6 +17,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,9 +28,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/pkg/atomicfile"
 	"github.com/cove-run/cove/pkg/flock"
 )
 
@@ -383,10 +383,24 @@ func (s *Store) Update(id string, fn func(*Container) error) error {
 	if err != nil {
 		return err
 	}
+	before, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
 	if err := fn(c); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(s.dir(id), "state.json"), &c.State)
+	after, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	// A change that changes nothing (a monitor recorded twice, a state
+	// already reconciled) is not written: every write is a file
+	// replacement, and they add up on a container's start and exit.
+	if bytes.Equal(before, after) {
+		return nil
+	}
+	return writeRecord(filepath.Join(s.dir(id), "state.json"), after)
 }
 
 // SetState moves a container to a new state, enforcing the state machine.
@@ -433,24 +447,16 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	// No fsync: rename is atomic for every other process, which is what
-	// kill -9 of any cove process needs; an fsync per state change would
-	// cost milliseconds on every run. After a power loss a record may be
-	// empty: Get then reports the container as exited with a lost state
+	return writeRecord(path, data)
+}
+
+func writeRecord(path string, data []byte) error {
+	// No fsync: the replacement is atomic for every other process, which
+	// is what kill -9 of any cove process needs; an fsync per state change
+	// would cost milliseconds on every run. After a power loss a record may
+	// be empty: Get then reports the container as exited with a lost state
 	// rather than failing.
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 func readJSON(path string, v any) error {

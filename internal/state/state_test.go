@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,5 +170,48 @@ func TestTornStateReadsAsExited(t *testing.T) {
 	}
 	if err := s.Delete(newID(1)); err != nil {
 		t.Fatalf("removing a container with a torn state: %v", err)
+	}
+}
+
+// TestUnchangedStateNotWritten: a state change that changes nothing must not
+// replace the record (each replacement costs on every run); a real change
+// must, and must leave no temporary file behind.
+func TestUnchangedStateNotWritten(t *testing.T) {
+	root := t.TempDir()
+	s, _ := Open(root)
+	id := newID(1)
+	if err := s.Create(&Container{ID: id, Name: "u", State: State{Status: Running, MonitorPid: 42}}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(s.Dir(id), "state.json")
+	inode := func() uint64 {
+		var st syscall.Stat_t
+		if err := syscall.Stat(path, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	before := inode()
+	if err := s.SetState(id, func(st *State) error { st.MonitorPid = 42; return nil }); err != nil {
+		t.Fatalf("no-op SetState: %v", err)
+	}
+	if after := inode(); after != before {
+		t.Fatalf("a change that changed nothing replaced state.json (inode %d -> %d)", before, after)
+	}
+	if err := s.SetState(id, func(st *State) error { st.MonitorPid = 43; return nil }); err != nil {
+		t.Fatalf("SetState: %v", err)
+	}
+	if after := inode(); after == before {
+		t.Fatal("a real change did not replace state.json")
+	}
+	c, err := s.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.MonitorPid != 43 {
+		t.Fatalf("MonitorPid = %d, want 43", c.State.MonitorPid)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temporary state file left behind: %v", err)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/cove-run/cove/internal/errdefs"
+	"github.com/cove-run/cove/pkg/atomicfile"
 	"github.com/cove-run/cove/pkg/flock"
 )
 
@@ -409,11 +410,8 @@ func (s *Store) Attach(n *Network, ctrID string, aliases []string, ip string) (*
 		return nil, err
 	}
 	path := s.endpointPath(n.ID, ctrID)
-	if err := os.WriteFile(path+".tmp", data, 0o600); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return nil, err
 	}
 	s.clearStale(n, ctrID)
 	return ep, nil
