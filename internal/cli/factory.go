@@ -62,9 +62,3 @@ func (f *Factory) EngineWithStore() (*engine.Engine, error) {
 	}
 	return e, nil
 }
-
-func (f *Factory) close() {
-	if f.eng != nil {
-		f.eng.Close()
-	}
-}

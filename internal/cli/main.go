@@ -33,7 +33,10 @@ func (r *reexecDone) Error() string { return fmt.Sprintf("re-executed, exit %d",
 func Main(args []string) int {
 	io := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	f := newFactory(io)
-	defer f.close()
+	// No f.close() on the way out: shutting storage down takes its lock,
+	// rereads its layer list and unmounts its home, about a millisecond,
+	// and the process is exiting anyway: the kernel drops the locks, and
+	// the mounts live in this process's own mount namespace.
 	root := newRootCmd(f)
 	root.SetArgs(args)
 	root.SetOut(io.Out)
