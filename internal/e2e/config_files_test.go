@@ -449,3 +449,35 @@ func TestRunRootFallbackRefusals(t *testing.T) {
 		t.Errorf("cove wrote into another user's directory: %v", after)
 	}
 }
+
+// TestLocalLookupPrefersDockerName: a short name is looked up locally under
+// Docker's reading (docker.io) first, even when registries.conf aliases it
+// elsewhere and that image is here too: that is what a Docker user means,
+// and it spares parsing the aliases on every run. The alias still resolves
+// a name Docker's reading does not find.
+func TestLocalLookupPrefersDockerName(t *testing.T) {
+	reg := Registry(t)
+	h := newHarness(t)
+	h.writeUserFile("containers/registries.conf", `
+[aliases]
+"cove-test/busybox" = "`+reg+`/cove-test/multi"
+"only-alias" = "`+reg+`/cove-test/multi"
+`)
+	h.Run(0, "load", "-q", "-i", Fixture(t, "busybox", "docker"))
+	h.Run(0, "pull", "-q", "only-alias")
+	busybox := h.imgID("docker.io/cove-test/busybox:latest")
+	multi := h.imgID(reg + "/cove-test/multi:latest")
+	if busybox == multi {
+		t.Fatalf("fixtures must differ: both %s", busybox)
+	}
+	if got := h.imgID("cove-test/busybox"); got != busybox {
+		t.Errorf("cove-test/busybox resolved to %s, want Docker's reading %s (the alias points to %s)", got, busybox, multi)
+	}
+	if got := h.imgID("only-alias"); got != multi {
+		t.Errorf("only-alias resolved to %s, want the alias's target %s", got, multi)
+	}
+	r := h.Run(0, "run", "--rm", "cove-test/busybox", "cat", "/etc/hostname")
+	if strings.TrimSpace(r.Stdout) == "" {
+		t.Errorf("run printed no hostname: %q", r.Stdout)
+	}
+}

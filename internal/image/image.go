@@ -139,7 +139,8 @@ func isShortName(s string) bool {
 
 // candidates lists the fully qualified names a user's reference may mean,
 // in the order Docker users expect: an alias from registries.conf, then
-// docker.io, then the configured search registries; never a prompt.
+// docker.io, then the configured search registries; never a prompt. (A
+// local lookup tries docker.io's reading before all of them: see Lookup.)
 func (s *Service) candidates(ref string) ([]reference.Named, error) {
 	named, err := ParseName(ref)
 	if err != nil {
@@ -231,6 +232,17 @@ func (s *Service) Lookup(nameOrID string) (*cstorage.Image, error) {
 			if match != nil {
 				return match, nil
 			}
+		}
+	}
+	// Docker's reading of the name first (docker.io, library/): found
+	// here, it is what a Docker user means, and it spares reading
+	// registries.conf and parsing its short-name aliases (the shipped
+	// shortnames.conf), 2.3-2.9 ms of every run of a local image. An alias
+	// still wins for a name Docker's reading does not find; only when both
+	// images are here does the alias's lose (Docker has no aliases).
+	if named, err := ParseName(nameOrID); err == nil {
+		if img, err := s.lookupNamed(named); err == nil {
+			return img, nil
 		}
 	}
 	cands, err := s.localCandidates(nameOrID)
