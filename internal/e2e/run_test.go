@@ -306,6 +306,20 @@ func TestRunSignals(t *testing.T) {
 		t.Errorf("state after exit: %q", r.Stdout)
 	}
 
+	// A signal outside the usual set (subscribed in the background, see
+	// startAttached) is proxied too, as Docker proxies every signal.
+	cmd = h.Cmd("run", "--rm", "cove-test/busybox", "sh", "-c", "trap 'exit 43' ALRM; echo ready; while true; do sleep 0.1; done")
+	stdout = &syncBuffer{}
+	cmd.Stdout = stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "ALRM trapper ready", func() bool { return strings.Contains(stdout.String(), "ready") })
+	cmd.Process.Signal(syscall.SIGALRM)
+	if code := exitCode(cmd.Wait()); code != 43 {
+		t.Fatalf("cove run exit %d after SIGALRM, want the container's 43", code)
+	}
+
 	// SIGKILL of the container's process from outside: 137.
 	cmd = h.Cmd("run", "--name", "victim", "cove-test/busybox", "sh", "-c", "echo ready; sleep 60")
 	stdout = &syncBuffer{}
