@@ -65,6 +65,34 @@ func ReadExitFile(dir string, pid int) (code int, finished time.Time, ok bool) {
 	return x.code, x.finished, true
 }
 
+// takeExitFromFile records the exit the monitor wrote to the exit file,
+// when the recorded process is gone and the file is its. The monitor
+// writes the file once the container's log is complete, then execs the Go
+// launcher to record the exit (a Go start: ~10 ms of every stop); a stop
+// waiting for the state takes it from the file instead. The launcher then
+// records the same exit again (afterExit: an exit already recorded while
+// the monitor is still named is its own), applies the restart policy,
+// stops the network helper and removes the file. Reports whether the state
+// was changed.
+func takeExitFromFile(stores *state.Store, id string) bool {
+	dir := stores.Dir(id)
+	if _, ok := readExitFile(dir); !ok {
+		return false
+	}
+	taken := false
+	stores.SetState(id, func(s *state.State) error {
+		if (s.Status != state.Running && s.Status != state.Paused) || alive(s) || !exitFromFile(dir, s) {
+			return nil
+		}
+		s.Status = state.Exited
+		s.Pid, s.PidStart = 0, 0
+		healthOnExit(s)
+		taken = true
+		return nil
+	})
+	return taken
+}
+
 // MonitorAlive reports whether pid is the launcher or the monitor of
 // container id (argv[0] cove-launch or cove-monitor, and the ID on its
 // command line); a recycled PID is some other program.

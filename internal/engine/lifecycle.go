@@ -108,6 +108,9 @@ func (e *Engine) settle(ctx context.Context, id string) error {
 	deadline := time.Now().Add(2 * time.Second)
 	for i := 0; time.Now().Before(deadline); i++ {
 		c, err := stores.Get(id)
+		if err == nil && isRunning(c.State.Status) && takeExitFromFile(stores, id) {
+			c, err = stores.Get(id)
+		}
 		if err != nil || !isRunning(c.State.Status) {
 			// The supervisor records the exit before it stops the network
 			// helper (so that nobody sees the process gone and no exit):

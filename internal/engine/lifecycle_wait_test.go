@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,5 +40,59 @@ func TestWaitPidfd(t *testing.T) {
 	// A PID that is not the container's any more: gone at once.
 	if !waitPidfd(context.Background(), &state.State{Pid: cmd.Process.Pid, PidStart: s.PidStart + 1}, time.Second) {
 		t.Error("a reused PID was waited for")
+	}
+}
+
+// TestTakeExitFromFile: a stop takes the exit from the monitor's exit file
+// once the process is gone, instead of waiting for the launcher; never
+// while the process lives, never from a file of another run.
+func TestTakeExitFromFile(t *testing.T) {
+	stores, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("%064x", 7)
+	cmd := exec.Command("/bin/sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	pid := cmd.Process.Pid
+	running := state.State{Status: state.Running, Pid: pid, PidStart: pidStartTime(pid), MonitorPid: 4242}
+	if err := stores.Create(&state.Container{ID: id, Name: "x", State: running}); err != nil {
+		t.Fatal(err)
+	}
+	exitFile := filepath.Join(stores.Dir(id), exitFileName)
+	write := func(line string) {
+		if err := os.WriteFile(exitFile, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("%d signaled 9 1700000000.000000000\n", pid))
+	if takeExitFromFile(stores, id) {
+		t.Fatal("took an exit while the process is alive")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	write(fmt.Sprintf("%d exited 3 1700000000.000000000\n", pid+100000))
+	if takeExitFromFile(stores, id) {
+		t.Fatal("took the exit of another run's process")
+	}
+	write(fmt.Sprintf("%d signaled 9 1700000000.000000000\n", pid))
+	if !takeExitFromFile(stores, id) {
+		t.Fatal("did not take the exit of a gone process")
+	}
+	c, err := stores.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != state.Exited || c.State.ExitCode != 137 || c.State.Pid != 0 {
+		t.Fatalf("state %s exit %d pid %d, want exited 137 pid 0", c.State.Status, c.State.ExitCode, c.State.Pid)
+	}
+	// The launcher recognises the exit as its own by the monitor's PID.
+	if c.State.MonitorPid != 4242 {
+		t.Errorf("MonitorPid = %d, want the monitor's 4242 kept", c.State.MonitorPid)
+	}
+	if takeExitFromFile(stores, id) {
+		t.Error("took the exit twice")
 	}
 }
