@@ -37,7 +37,7 @@ func Main(args []string) int {
 	// rereads its layer list and unmounts its home, about a millisecond,
 	// and the process is exiting anyway: the kernel drops the locks, and
 	// the mounts live in this process's own mount namespace.
-	root := newRootCmd(f)
+	root := newRootCmdFor(f, args)
 	root.SetArgs(args)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
