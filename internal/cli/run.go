@@ -166,13 +166,15 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 		// The ID is printed once the container's process runs; a
 		// container that cannot start fails here, with 125, 126 or 127.
 		// With --rm, its launcher has removed it.
-		if _, err := e.StartDetached(ctx, id); err != nil {
+		// This process becomes the container's launcher and monitor once
+		// the ID is out (engine.StartDetachedInPlace).
+		err := e.StartDetachedInPlace(ctx, id, func() { fmt.Fprintln(opts.IO.Out, id) })
+		if err != nil {
 			if opts.Container.AutoRemove {
 				e.RemoveContainer(id, true)
 			}
 			return err
 		}
-		fmt.Fprintln(opts.IO.Out, id)
 		return nil
 	}
 	return startAttached(ctx, f, e, id, streams, opts.SigProxy, opts.Container.AutoRemove, early)

@@ -467,3 +467,58 @@ func TestMonitorKilledNonRoot(t *testing.T) {
 		h.Run(0, "rm", "-f", id)
 	}
 }
+
+// TestRunDetachedInPlace: run -d starts its container itself and becomes
+// its monitor in place, rather than starting a launcher process: it
+// returns once the ID is printed, with the caller's streams let go (a
+// shell's $(...) reads until every holder of its pipe is gone; Run waits
+// for that too), and the container is supervised as ever.
+func TestRunDetachedInPlace(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	h.Setenv("COVE_TIMING", "1")
+	r := h.Run(0, "run", "-d", "--name", "inplace", "cove-test/busybox", "sh", "-c", "echo from-inplace; exec sleep 30")
+	if !strings.Contains(r.Stderr, "launching in place") {
+		t.Errorf("run -d did not launch in place: %q", r.Stderr)
+	}
+	id := strings.TrimSpace(r.Stdout)
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want a 64-hex ID", r.Stdout)
+	}
+	s := monState(t, h, id)
+	waitFor(t, 5*time.Second, "the execve into cove-monitor", func() bool { return monArgv0(s.MonitorPid) == "cove-monitor" })
+	if ppid := monStatusKB(t, s.Pid, "PPid"); ppid != s.MonitorPid {
+		t.Errorf("the container's parent is %d, not the monitor %d", ppid, s.MonitorPid)
+	}
+	// Out of the caller's session, so that the terminal's signals and
+	// hang-up leave it alone.
+	if sid := monStatField(t, s.MonitorPid, 6); sid != s.MonitorPid {
+		t.Errorf("the monitor's session is %d, want its own (%d)", sid, s.MonitorPid)
+	}
+	waitFor(t, 5*time.Second, "the container's output in its log", func() bool {
+		return strings.Contains(h.Run(0, "logs", id).Stdout, "from-inplace")
+	})
+	h.Run(0, "stop", "-t", "0", id)
+	if got := monInspect(t, h, id, "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
+		t.Errorf("after stop: %q, want exited 137", got)
+	}
+	// A command that cannot start still fails the run itself.
+	r = h.Run(127, "run", "-d", "cove-test/busybox", "no-such-command")
+	if !strings.Contains(r.Stderr, "no-such-command") {
+		t.Errorf("missing command: %q", r.Stderr)
+	}
+}
+
+// monStatField returns field n (1-based, after the command name) of
+// /proc/PID/stat.
+func monStatField(t *testing.T, pid, n int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatalf("reading the stat of %d: %v", pid, err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	v, _ := strconv.Atoi(f[n-3])
+	return v
+}

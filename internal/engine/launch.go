@@ -3,7 +3,10 @@ package engine
 // Detached containers: the launcher (this file, Go) and the monitor
 // (internal/monitor, C) take turns in one process per container.
 //
-//	cove run -d / cove start           StartDetached: spawns the launcher with
+//	cove run -d                        StartDetachedInPlace: is the launcher
+//	                                   itself (below), detaching from the
+//	                                   constructor's parent once started
+//	cove start                         StartDetached: spawns the launcher with
 //	  (CLI, in cove's user namespace)  argv[0] "cove-launch", setsid, stdio
 //	                                   /dev/null, fd 3 a sync pipe; waits for
 //	                                   "started" or "error CODE MESSAGE"
@@ -47,6 +50,7 @@ import (
 	"github.com/cove-run/cove/internal/runtime"
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/internal/userns"
 	"github.com/cove-run/cove/pkg/flock"
 )
 
@@ -81,8 +85,14 @@ const (
 // leader (the thread that execve keeps), or the parent-death signal would
 // fire when the cloning thread dies, which execve makes every other thread
 // do.
+//
+// The CLI's main goroutine is pinned too: `run -d` launches its container
+// in place (StartDetachedInPlace) and becomes the launcher.
 func init() {
-	if len(os.Args) > 0 && os.Args[0] == LaunchRole {
+	if len(os.Args) == 0 {
+		return
+	}
+	if name := filepath.Base(os.Args[0]); os.Args[0] == LaunchRole || name == "cove" || name == "docker" {
 		goruntime.LockOSThread()
 	}
 }
@@ -184,6 +194,80 @@ func (e *Engine) StartDetachedWith(ctx context.Context, ref string, o DetachedSt
 		return id, &errdefs.ExitError{Code: code, Err: errors.New(text)}
 	}
 	return id, fmt.Errorf("container %s: its launcher ended without starting it (%v)", c.Name, werr)
+}
+
+// errNotInPlace: this process cannot become the launcher (see
+// StartDetachedInPlace); the caller starts one.
+var errNotInPlace = errors.New("cannot launch in place")
+
+// StartDetachedInPlace is StartDetached with this process, the CLI, as the
+// launcher: it starts the container, calls started (which prints the ID),
+// ends the wait of the user's shell with exit code 0 and becomes the
+// container's monitor. It never returns once the container has started.
+// Spawning a launcher instead cost a fork, an exec and a second Go start
+// (~8 ms of every `run -d`, more on a loaded machine). On an error the
+// container did not start (an *errdefs.ExitError with 125, 126 or 127, as
+// from StartDetached); where this process cannot become the launcher (no
+// C constructor to detach from, not on the main thread, no C monitor) it
+// starts one as StartDetached does.
+func (e *Engine) StartDetachedInPlace(ctx context.Context, id string, started func()) error {
+	if !MonitorAvailable || !userns.CanDetach() {
+		_, err := e.StartDetached(ctx, id)
+		if err == nil {
+			started()
+		}
+		return err
+	}
+	cfg, err := json.Marshal(e.Config)
+	if err != nil {
+		return err
+	}
+	stores, err := e.States()
+	if err != nil {
+		return err
+	}
+	// The launcher's environment, kept through the execs into the monitor
+	// and back (see envLaunchConfig).
+	os.Setenv(envLaunchConfig, string(cfg))
+	// As LaunchMain: orphans of the container come to us, and the relay
+	// signal must not kill us before the monitor takes it over.
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	relay := make(chan os.Signal, 8)
+	signal.Notify(relay, RelaySignal)
+	go func() {
+		for range relay {
+		}
+	}()
+	l := &launcher{e: e, id: id, dir: stores.Dir(id), stores: stores}
+	phase("start: launching in place")
+	if err := l.start(true); err != nil {
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+		return err
+	}
+	started()
+	// From here on this process is the container's monitor: out of the
+	// user's session (^C and a closed terminal leave it alone), away from
+	// the user's directory and streams (a shell's $(...) reads until every
+	// holder of its pipe is gone), with nothing inherited from the caller
+	// crossing the execve (execMonitor reopens what the monitor needs).
+	unix.Setsid()
+	os.Chdir("/")
+	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		for fd := 0; fd <= 2; fd++ {
+			unix.Dup3(int(null.Fd()), fd, 0)
+		}
+		null.Close()
+	}
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err := userns.Detach(0); err != nil {
+		// The caller waits for us to exit: the monitor must not be us.
+		// Stop the container; its state says why.
+		l.proc.Signal(syscall.SIGKILL)
+		l.proc.Wait()
+		os.Exit(errdefs.ExitCove)
+	}
+	os.Exit(l.execMonitor())
+	return nil
 }
 
 // launcher is one cove-launch process.

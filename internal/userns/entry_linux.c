@@ -53,6 +53,9 @@ static pid_t child_pid;
 int cove_userns_state; // 0 nothing, 1 full mapping, 2 single ID, 3 failed (info), 4 joined a container's
 unsigned int cove_userns_uid, cove_userns_gid;
 int cove_userns_errno;
+// The write end of the detach pipe in the command's process, -1 if none:
+// see wait_child_or_detach.
+int cove_detach_fd = -1;
 static int tty_stdin;
 
 static void relay_signal(int sig)
@@ -728,6 +731,27 @@ static void wait_child_and_exit(pid_t pid, struct termios *t)
 	_exit(WEXITSTATUS(st));
 }
 
+// wait_child_or_detach is wait_child_and_exit, except that the child may
+// end the wait early: a `run -d` that has started its container becomes
+// the container's monitor in place, rather than starting a launcher (a
+// second process and a second Go start), and must not keep the user's
+// shell waiting for it. It clears its parent-death signal, then writes its
+// exit code on the pipe; we exit with it. EOF (the child exited, or
+// executed something else: the pipe is close-on-exec) means: wait for it.
+static void wait_child_or_detach(pid_t pid, int fd, struct termios *t)
+{
+	unsigned char code;
+	ssize_t n;
+	// relay_signals installed SA_RESTART handlers: a relayed signal does
+	// not end the read.
+	while ((n = read(fd, &code, 1)) < 0 && errno == EINTR)
+		;
+	if (n == 1)
+		_exit(code);
+	close(fd);
+	wait_child_and_exit(pid, t);
+}
+
 // join_keeper forks the command into the keeper's namespace. The parent
 // stays on the host, as when the command makes its own namespace: it
 // relays signals and restores the terminal if the child is killed.
@@ -736,6 +760,9 @@ static void join_keeper(int nsfd, uid_t uid, gid_t gid, int single)
 	fflush(NULL);
 	struct termios t;
 	tty_stdin = tcgetattr(0, &t) == 0;
+	int detach[2] = {-1, -1};
+	if (pipe2(detach, O_CLOEXEC) < 0)
+		detach[0] = detach[1] = -1;
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "Error: fork: %s\n", strerror(errno));
@@ -743,6 +770,9 @@ static void join_keeper(int nsfd, uid_t uid, gid_t gid, int single)
 	}
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (detach[0] >= 0)
+			close(detach[0]);
+		cove_detach_fd = detach[1];
 		// setns into a user namespace grants every capability in it
 		// (we own it); the mount namespace is then our own copy of the
 		// host's, owned by that namespace, so that storage's mounts are
@@ -765,7 +795,10 @@ static void join_keeper(int nsfd, uid_t uid, gid_t gid, int single)
 	close(nsfd);
 	child_pid = pid;
 	relay_signals();
-	wait_child_and_exit(pid, &t);
+	if (detach[0] < 0)
+		wait_child_and_exit(pid, &t);
+	close(detach[1]);
+	wait_child_or_detach(pid, detach[0], &t);
 }
 
 // join_init_netns is the container init's join of a network namespace made
