@@ -247,9 +247,12 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		return nil, err
 	}
 	c.WaitGo = opts.BeforeSetup != nil
-	cfg, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the container configuration: %w", err)
+	// The C init when it can (see cplan_linux.go), else the Go init.
+	cfg, cinit := cPlan(c, s, ns.flags&unix.CLONE_NEWUSER != 0)
+	if !cinit {
+		if cfg, err = json.Marshal(c); err != nil {
+			return nil, fmt.Errorf("encoding the container configuration: %w", err)
+		}
 	}
 
 	cfgR, cfgW, err := os.Pipe()
@@ -291,6 +294,9 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 			Setsid:    true,
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if cinit {
+		cmd.Env = append(cmd.Env, proto.PlanEnv+"=1")
 	}
 	if opts.Detached {
 		cmd.SysProcAttr.Pdeathsig = 0
@@ -393,7 +399,11 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		}
 		return nil, res.Err
 	}
-	return &Process{cmd: cmd, console: res.Console, done: make(chan struct{})}, nil
+	setupBy := "go"
+	if res.Init == "c" {
+		setupBy = "c"
+	}
+	return &Process{cmd: cmd, console: res.Console, setupBy: setupBy, done: make(chan struct{})}, nil
 }
 
 // SyncResult is what a started init (or cove-exec) said on its sync
@@ -403,6 +413,8 @@ type SyncResult struct {
 	Console *os.File
 	// Exec is set when it announced the execve of the command.
 	Exec bool
+	// Init is the announcement's Init: "c" from the C init.
+	Init string
 	// Err is the first setup failure it reported, with ExitCode (126 or
 	// 127 for a command that could not be executed, else 0).
 	Err      *InitError
@@ -442,6 +454,7 @@ func ReadSync(fd int) SyncResult {
 		switch m.Kind {
 		case proto.KindExec:
 			r.Exec = true
+			r.Init = m.Init
 		case proto.KindError:
 			// The first failure is the cause; later ones follow from it.
 			if r.Err == nil {

@@ -32,6 +32,15 @@ import (
 // initproc.Main under it.
 const Role = "cove-init"
 
+// PlanEnv, in the init's environment, says that ConfigFD carries a plan
+// for the C init (initproc's cinit_linux.c, which runs before the Go
+// runtime) instead of a JSON Config for the Go init.
+const PlanEnv = "_COVE_INIT_PLAN"
+
+// CInitLinked is set by package initproc when this binary has the C init
+// (a cgo build); the parent sends plans only then.
+var CInitLinked bool
+
 // File descriptor numbers in the init process.
 const (
 	ConfigFD = 3
@@ -144,6 +153,8 @@ type Message struct {
 	// ExitCode is set when execve of the container command failed: 127
 	// for a command that was not found, 126 for one that cannot be run.
 	ExitCode int `json:"exitCode,omitempty"`
+	// Init is "c" in the KindExec message of the C init.
+	Init string `json:"init,omitempty"`
 }
 
 // maxPacket bounds one message; error texts are short.
