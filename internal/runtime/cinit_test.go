@@ -302,5 +302,16 @@ func TestContainerCInitNetNS(t *testing.T) {
 		if strings.TrimSpace(out.String()) != want || !hooked {
 			t.Errorf("goInit=%v: the container is in %q (hook ran: %v), want %s", goInit, out.String(), hooked, want)
 		}
+		// An init that fails at once, maybe before the parent saw it in
+		// the namespace: its own error is reported, not the wait's.
+		s := newSpec(root, "true")
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent/cove-test", Options: []string{"rbind"}})
+		for i := 0; i < 20; i++ {
+			_, err = corert.Start(context.Background(), corert.Options{Spec: s, NetNS: ns, BeforeSetup: func(int) error { return nil }})
+			var ie *corert.InitError
+			if !errors.As(err, &ie) || ie.Stage != "mount" {
+				t.Fatalf("goInit=%v: a missing bind source with a network namespace: %v, want the mount stage's error", goInit, err)
+			}
+		}
 	})
 }

@@ -16,6 +16,12 @@
 // single-threaded process and is not supported here: Start returns
 // errdefs.ErrUnsupported.
 //
+// The init is normally initproc's C init (cinit_linux.c), which runs from
+// the binary's C constructor and executes a plan that Start digests from
+// the spec before the clone (cplan_linux.go): no Go runtime starts in the
+// container. The Go init (initproc.Main) remains for a terminal, --init
+// and the few specs the planner refuses; see cplan_linux.go.
+//
 // # Parent death
 //
 // The init is started with a parent-death signal of SIGKILL. The kernel
@@ -362,7 +368,10 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		}
 	}
 	res := <-syncDone
-	if hookErr != nil {
+	// An init that failed on its own (and exited) is the cause even when
+	// the hook failed too: a C init that fails within a millisecond may be
+	// gone before waitNetNSJoined sees it in its network namespace.
+	if hookErr != nil && res.Err == nil {
 		if res.Console != nil {
 			res.Console.Close()
 		}

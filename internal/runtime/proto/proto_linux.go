@@ -4,7 +4,9 @@
 // The parent starts the init as /proc/self/exe with argv[0] = Role and three
 // extra file descriptors:
 //
-//	ConfigFD  a pipe: the parent writes one JSON Config and closes it
+//	ConfigFD  a pipe: the parent writes one JSON Config and closes it;
+//	          or, with PlanEnv in the init's environment, a plan for the
+//	          C init in its binary encoding (runtime's cplan_linux.go)
 //	SyncFD    a SOCK_SEQPACKET socket: the init sends Messages, one per
 //	          packet; the init marks it close-on-exec, so a successful
 //	          execve of the container command is seen by the parent as EOF
