@@ -437,8 +437,17 @@ type SyncResult struct {
 // has exited. cove-exec speaks the same protocol.
 func ReadSync(fd int) SyncResult {
 	var r SyncResult
-	for {
+	for resets := 0; ; {
 		m, passed, err := proto.Recv(fd)
+		if err == unix.ECONNRESET && resets < 4 {
+			// The other side exited with a message of ours unread (the
+			// parent's "go" to an init that had just failed): the kernel
+			// flags the reset once, and the packets it sent before
+			// exiting, its error among them, are still queued.
+			r.RecvErr = err
+			resets++
+			continue
+		}
 		if err != nil {
 			if err != io.EOF {
 				r.RecvErr = err
