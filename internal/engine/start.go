@@ -190,7 +190,13 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 		return nil, err
 	}
 	proc, err := runtime.Start(ctx, opts)
-	phase("start: container exec'd")
+	if phaseTimes && err == nil {
+		// Which init set the container up: "c" normally, "go" for -t,
+		// --init and specs only the Go init handles.
+		phase("start: container exec'd (" + proc.SetupBy() + " init)")
+	} else {
+		phase("start: container exec'd")
+	}
 	if err != nil {
 		net.stop()
 		code := errdefs.ExitCode(err)

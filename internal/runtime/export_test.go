@@ -15,3 +15,10 @@ func SetInitBinary(bin string, protect bool) (restore func()) {
 		exeCache.Unlock()
 	}
 }
+
+// ForceGoInit makes Start use the Go init for every container until the
+// returned function is called.
+func ForceGoInit() (restore func()) {
+	old := forceGoInit.Swap(true)
+	return func() { forceGoInit.Store(old) }
+}

@@ -197,28 +197,25 @@ func sigName(s syscall.Signal) string {
 	return strconv.Itoa(int(s))
 }
 
-// TestContainerInitSameState: the command starts from exactly the state it
-// gets without --init.
-func TestContainerInitSameState(t *testing.T) {
-	needRoot(t)
-	root := newRootfs(t)
-	const script = `grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; ulimit -n; ulimit -Hn; ulimit -s; umask; pwd; id`
-	type variant struct {
-		name  string
-		users bool
-		edit  func(*specs.Spec)
-	}
-	for _, v := range []variant{
+// stateVariant is a change to a spec under which a command's starting
+// state is compared between two ways of starting it.
+type stateVariant struct {
+	name  string
+	users bool
+	edit  func(*specs.Spec)
+}
+
+// securityVariants are the seccomp and no_new_privs combinations, which
+// each init orders differently around the user switch, and the user and
+// capability changes.
+func securityVariants(t testing.TB) []stateVariant {
+	return []stateVariant{
 		{"default", false, func(*specs.Spec) {}},
 		{"seccomp-nnp", false, func(s *specs.Spec) {
 			s.Process.NoNewPrivileges = true
 			s.Linux.Seccomp = defaultSeccomp(t, defaultCaps)
 		}},
 		{"seccomp", false, func(s *specs.Spec) { s.Linux.Seccomp = defaultSeccomp(t, defaultCaps) }},
-		{"rlimits-cwd", false, func(s *specs.Spec) {
-			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}}
-			s.Process.Cwd = "/tmp"
-		}},
 		{"no-caps-object", false, func(s *specs.Spec) { s.Process.Capabilities = nil }},
 		{"user", true, func(s *specs.Spec) {
 			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 100}}
@@ -230,7 +227,21 @@ func TestContainerInitSameState(t *testing.T) {
 			s.Process.Capabilities.Ambient = []string{"CAP_NET_BIND_SERVICE"}
 			s.Process.NoNewPrivileges = true
 		}},
-	} {
+	}
+}
+
+// TestContainerInitSameState: the command starts from exactly the state it
+// gets without --init.
+func TestContainerInitSameState(t *testing.T) {
+	needRoot(t)
+	root := newRootfs(t)
+	const script = `grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; ulimit -n; ulimit -Hn; ulimit -s; umask; pwd; id`
+	for _, v := range append(securityVariants(t), []stateVariant{
+		{"rlimits-cwd", false, func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}}
+			s.Process.Cwd = "/tmp"
+		}},
+	}...) {
 		t.Run(v.name, func(t *testing.T) {
 			if v.users {
 				needUsers(t)

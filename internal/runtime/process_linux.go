@@ -16,6 +16,8 @@ import (
 type Process struct {
 	cmd     *exec.Cmd
 	console *os.File
+	// setupBy is "c" or "go": which init set the container up.
+	setupBy string
 
 	once sync.Once
 	done chan struct{}
@@ -27,6 +29,11 @@ type Process struct {
 // namespace (it is 1 inside the container when it has its own). With
 // AnnotationInit that is the reaper, the command's parent.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// SetupBy says which init set the container up: "c" for the C init
+// (initproc's cinit_linux.c), "go" for the Go init (a terminal, --init, or
+// a spec only the Go init handles). For tests and COVE_TIMING.
+func (p *Process) SetupBy() string { return p.setupBy }
 
 // Console returns the master side of the container's terminal, or nil
 // without process.terminal. The caller owns it: it reads the container's

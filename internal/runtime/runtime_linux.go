@@ -16,6 +16,12 @@
 // single-threaded process and is not supported here: Start returns
 // errdefs.ErrUnsupported.
 //
+// The init is normally initproc's C init (cinit_linux.c), which runs from
+// the binary's C constructor and executes a plan that Start digests from
+// the spec before the clone (cplan_linux.go): no Go runtime starts in the
+// container. The Go init (initproc.Main) remains for a terminal, --init
+// and the few specs the planner refuses; see cplan_linux.go.
+//
 // # Parent death
 //
 // The init is started with a parent-death signal of SIGKILL. The kernel
@@ -247,9 +253,12 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		return nil, err
 	}
 	c.WaitGo = opts.BeforeSetup != nil
-	cfg, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the container configuration: %w", err)
+	// The C init when it can (see cplan_linux.go), else the Go init.
+	cfg, cinit := cPlan(c, s, ns.flags&unix.CLONE_NEWUSER != 0)
+	if !cinit {
+		if cfg, err = json.Marshal(c); err != nil {
+			return nil, fmt.Errorf("encoding the container configuration: %w", err)
+		}
 	}
 
 	cfgR, cfgW, err := os.Pipe()
@@ -291,6 +300,9 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 			Setsid:    true,
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if cinit {
+		cmd.Env = append(cmd.Env, proto.PlanEnv+"=1")
 	}
 	if opts.Detached {
 		cmd.SysProcAttr.Pdeathsig = 0
@@ -356,7 +368,10 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		}
 	}
 	res := <-syncDone
-	if hookErr != nil {
+	// An init that failed on its own (and exited) is the cause even when
+	// the hook failed too: a C init that fails within a millisecond may be
+	// gone before waitNetNSJoined sees it in its network namespace.
+	if hookErr != nil && res.Err == nil {
 		if res.Console != nil {
 			res.Console.Close()
 		}
@@ -393,7 +408,11 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		}
 		return nil, res.Err
 	}
-	return &Process{cmd: cmd, console: res.Console, done: make(chan struct{})}, nil
+	setupBy := "go"
+	if res.Init == "c" {
+		setupBy = "c"
+	}
+	return &Process{cmd: cmd, console: res.Console, setupBy: setupBy, done: make(chan struct{})}, nil
 }
 
 // SyncResult is what a started init (or cove-exec) said on its sync
@@ -403,6 +422,8 @@ type SyncResult struct {
 	Console *os.File
 	// Exec is set when it announced the execve of the command.
 	Exec bool
+	// Init is the announcement's Init: "c" from the C init.
+	Init string
 	// Err is the first setup failure it reported, with ExitCode (126 or
 	// 127 for a command that could not be executed, else 0).
 	Err      *InitError
@@ -416,8 +437,17 @@ type SyncResult struct {
 // has exited. cove-exec speaks the same protocol.
 func ReadSync(fd int) SyncResult {
 	var r SyncResult
-	for {
+	for resets := 0; ; {
 		m, passed, err := proto.Recv(fd)
+		if err == unix.ECONNRESET && resets < 4 {
+			// The other side exited with a message of ours unread (the
+			// parent's "go" to an init that had just failed): the kernel
+			// flags the reset once, and the packets it sent before
+			// exiting, its error among them, are still queued.
+			r.RecvErr = err
+			resets++
+			continue
+		}
 		if err != nil {
 			if err != io.EOF {
 				r.RecvErr = err
@@ -442,6 +472,7 @@ func ReadSync(fd int) SyncResult {
 		switch m.Kind {
 		case proto.KindExec:
 			r.Exec = true
+			r.Init = m.Init
 		case proto.KindError:
 			// The first failure is the cause; later ones follow from it.
 			if r.Err == nil {

@@ -801,31 +801,13 @@ static void join_keeper(int nsfd, uid_t uid, gid_t gid, int single)
 	wait_child_or_detach(pid, detach[0], &t);
 }
 
-// join_init_netns is the container init's join of a network namespace made
-// ahead of it (runtime.Options.NetNS): here, before the Go runtime starts
-// its threads, because setns(CLONE_NEWNET) moves only the calling thread,
-// and every thread must be in the container's namespace (the command is
-// executed by whichever thread runs the init's last step).
-static void join_init_netns(const char *fdstr)
-{
-	char *end;
-	long fd = strtol(fdstr, &end, 10);
-	if (*end || fd < 3 || setns((int)fd, CLONE_NEWNET) < 0) {
-		fprintf(stderr, "cove-init: joining the container's network namespace (fd %s): %s\n", fdstr, strerror(errno));
-		_exit(125);
-	}
-	close((int)fd);
-	unsetenv("_COVE_INIT_NETNS_FD");
-}
-
 __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv, char **envp)
 {
 	(void)envp;
-	const char *netns = getenv("_COVE_INIT_NETNS_FD");
-	if (netns && argc >= 1 && strcmp(argv[0], "cove-init") == 0) {
-		join_init_netns(netns);
+	// The container init: its own constructor (internal/runtime/initproc,
+	// cinit_linux.c) joins its network namespace and sets it up.
+	if (argc >= 1 && strcmp(argv[0], "cove-init") == 0)
 		return;
-	}
 	// Joining is asked for explicitly by a cove on the host, also when the
 	// Go fallback is chosen for creating namespaces (_COVE_USERNS_GO):
 	// that fallback cannot join one.

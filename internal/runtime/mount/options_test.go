@@ -56,10 +56,15 @@ func TestErrorMessage(t *testing.T) {
 }
 
 func TestFixDevptsGID(t *testing.T) {
-	// gid 5 exists in the initial user namespace (and in cove's full
-	// mapping); an absurd one exists nowhere but in the initial namespace.
-	got := fixDevptsGID([]string{"newinstance", "gid=5", "mode=0620"})
+	full := GIDMapFunc([]byte("         0     200000      65536\n"), nil)
+	got := fixDevptsGID([]string{"newinstance", "gid=5", "mode=0620"}, full)
 	if len(got) != 3 {
-		t.Errorf("gid=5 dropped: %v", got)
+		t.Errorf("gid=5 dropped with a full mapping: %v", got)
+	}
+	// A single-ID mapping has no tty group.
+	single := GIDMapFunc([]byte("0 1001 1\n"), nil)
+	got = fixDevptsGID([]string{"newinstance", "gid=5", "mode=0620"}, single)
+	if len(got) != 2 || got[1] != "mode=0620" {
+		t.Errorf("gid=5 kept with a single-ID mapping: %v", got)
 	}
 }

@@ -50,26 +50,33 @@ type Rootfs struct {
 // tree. mode is the spec's rootfsPropagation; "" means rprivate, as in
 // Docker.
 func SetRootPropagation(mode string) error {
-	var flag uintptr
-	switch mode {
-	case "", "rprivate":
-		flag = unix.MS_PRIVATE | unix.MS_REC
-	case "private":
-		flag = unix.MS_PRIVATE
-	case "rslave":
-		flag = unix.MS_SLAVE | unix.MS_REC
-	case "slave":
-		flag = unix.MS_SLAVE
-	default:
-		// Shared propagation would need the rootfs's parent mount made
-		// private for pivot_root, and leaks every container mount to the
-		// caller; nothing in cove asks for it yet.
-		return fmt.Errorf("rootfs propagation %q is not supported (use rprivate, private, rslave or slave)", mode)
+	flag, err := PropagationFlag(mode)
+	if err != nil {
+		return err
 	}
 	if err := unix.Mount("", "/", "", flag, ""); err != nil {
 		return &Error{Op: "changing propagation of", Target: "/", Flags: flag, Err: err}
 	}
 	return nil
+}
+
+// PropagationFlag returns the mount flags of a rootfsPropagation mode
+// (see SetRootPropagation).
+func PropagationFlag(mode string) (uintptr, error) {
+	switch mode {
+	case "", "rprivate":
+		return unix.MS_PRIVATE | unix.MS_REC, nil
+	case "private":
+		return unix.MS_PRIVATE, nil
+	case "rslave":
+		return unix.MS_SLAVE | unix.MS_REC, nil
+	case "slave":
+		return unix.MS_SLAVE, nil
+	}
+	// Shared propagation would need the rootfs's parent mount made
+	// private for pivot_root, and leaks every container mount to the
+	// caller; nothing in cove asks for it yet.
+	return 0, fmt.Errorf("rootfs propagation %q is not supported (use rprivate, private, rslave or slave)", mode)
 }
 
 // OpenRootfs bind-mounts dir onto itself and opens it. pivot_root needs the
@@ -240,93 +247,36 @@ func (r *Rootfs) pathOf(fd int) (string, error) {
 // Mount performs one entry of the spec's mounts list, in the spec's order
 // (a mount below another one, like /dev/pts below /dev, must come after it).
 func (r *Rootfs) Mount(m specs.Mount) error {
-	dest := m.Destination
-	if !path.IsAbs(dest) {
-		return fmt.Errorf("mount destination %q: not an absolute path", dest)
-	}
-	dest = path.Clean(dest)
-	o, err := parseOptions(m.Options)
+	s, err := Plan(m, HostFacts{
+		GIDMapped: GIDMapFunc(os.ReadFile("/proc/self/gid_map")),
+		Exists:    func(p string) bool { _, err := os.Stat(p); return err == nil },
+	})
 	if err != nil {
-		return fmt.Errorf("mount on %s: %w", dest, err)
+		return err
 	}
-	if m.Type == "bind" || o.bind {
-		return r.bind(m.Source, dest, o)
+	return r.Do(s)
+}
+
+// Do performs a planned mount (see Plan).
+func (r *Rootfs) Do(s Step) error {
+	if s.Bind {
+		return r.bind(s.Source, s.Dest, s.options())
 	}
-	switch m.Type {
-	case "proc":
-		// A fresh procfs needs the pid namespace to be owned by our user
-		// namespace: true with our own pid namespace, false when a
-		// rootless container shares the caller's. Fall back to a
-		// recursive bind of the caller's /proc then (what podman does).
-		err := r.mountFS(m.Source, dest, "proc", o)
-		if errors.Is(err, unix.EPERM) {
-			o.rec = true
-			return r.bind("/proc", dest, o)
-		}
-		return err
-	case "sysfs":
-		// The kernel allows a new sysfs only to a mounter privileged over
-		// the current network namespace: fine with the container's own
-		// netns, refused (EPERM) in a user namespace when the container
-		// shares the host's network. Then bind the host's /sys, read-only,
-		// which shows the host's devices but cannot change them.
-		err := r.mountFS(m.Source, dest, "sysfs", o)
-		if errors.Is(err, unix.EPERM) {
-			o.rec = true
-			o.flags |= unix.MS_RDONLY
-			// The host's submounts (cgroup trees, debugfs, ...) too,
-			// where the kernel can do that (Linux 5.12).
-			o.recursive |= unix.MOUNT_ATTR_RDONLY
-			o.recursiveBestEffort = true
-			return r.bind("/sys", dest, o)
-		}
-		return err
-	case "mqueue":
-		// Like proc, mqueue needs an IPC namespace owned by our user
-		// namespace; share the caller's queues otherwise.
-		err := r.mountFS(m.Source, dest, "mqueue", o)
-		if errors.Is(err, unix.EPERM) {
-			if _, serr := os.Stat("/dev/mqueue"); serr == nil {
-				o.rec = true
-				return r.bind("/dev/mqueue", dest, o)
-			}
-		}
-		return err
-	case "cgroup", "cgroup2":
-		// cove does not manage cgroups yet. Show the container its own
-		// cgroup2 tree when the kernel lets us (a cgroup namespace owned by
-		// our user namespace), else the caller's tree read-only.
-		err := r.mountFS(m.Source, dest, "cgroup2", o)
-		if err != nil {
-			o.rec = true
-			o.flags |= unix.MS_RDONLY
-			if berr := r.bind("/sys/fs/cgroup", dest, o); berr != nil {
-				return fmt.Errorf("%w; falling back to a bind of /sys/fs/cgroup: %w", err, berr)
-			}
-		}
+	err := r.mountFS(s.Source, s.Dest, s.FSType, s.options())
+	switch {
+	case err == nil:
+		r.devTmpfs = r.devTmpfs || s.DevTmpfs
+		r.devpts = r.devpts || s.Devpts
 		return nil
-	case "devpts":
-		o.data = fixDevptsGID(o.data)
-		if err := r.mountFS(m.Source, dest, "devpts", o); err != nil {
-			return err
-		}
-		if dest == "/dev/pts" {
-			r.devpts = true
-		}
-		return nil
-	case "tmpfs":
-		if dest == "/dev/shm" && !hasOption(o.data, "size") {
-			o.data = append(o.data, "size=65536k") // Docker's default, 64 MiB
-		}
-		if err := r.mountFS(m.Source, dest, "tmpfs", o); err != nil {
-			return err
-		}
-		if dest == "/dev" {
-			r.devTmpfs = true
+	case s.Fallback == FallbackOnEPERM && errors.Is(err, unix.EPERM):
+		return r.bind(s.FallbackSource, s.Dest, s.fallbackOptions())
+	case s.Fallback == FallbackOnError:
+		if berr := r.bind(s.FallbackSource, s.Dest, s.fallbackOptions()); berr != nil {
+			return fmt.Errorf("%w; falling back to a bind of %s: %w", err, s.FallbackSource, berr)
 		}
 		return nil
 	}
-	return r.mountFS(m.Source, dest, m.Type, o)
+	return err
 }
 
 func hasOption(data []string, key string) bool {
@@ -341,37 +291,17 @@ func hasOption(data []string, key string) bool {
 // fixDevptsGID drops a "gid=N" option when N is not mapped in our user
 // namespace: devpts refuses the mount (EINVAL) otherwise. That happens with
 // a single-ID mapping, where the tty group (5) does not exist.
-func fixDevptsGID(data []string) []string {
+func fixDevptsGID(data []string, mapped func(uint32) bool) []string {
 	out := data[:0:0]
 	for _, d := range data {
 		if v, ok := strings.CutPrefix(d, "gid="); ok {
-			if g, err := strconv.ParseUint(v, 10, 32); err == nil && !gidMapped(uint32(g)) {
+			if g, err := strconv.ParseUint(v, 10, 32); err == nil && !mapped(uint32(g)) {
 				continue
 			}
 		}
 		out = append(out, d)
 	}
 	return out
-}
-
-// gidMapped reports whether gid exists in the current user namespace.
-func gidMapped(gid uint32) bool {
-	b, err := os.ReadFile("/proc/self/gid_map")
-	if err != nil {
-		return true // no user namespaces: everything exists
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		start, err1 := strconv.ParseUint(f[0], 10, 32)
-		n, err2 := strconv.ParseUint(f[2], 10, 64)
-		if err1 == nil && err2 == nil && uint64(gid) >= start && uint64(gid) < start+n {
-			return true
-		}
-	}
-	return false
 }
 
 // mountFS mounts a new file system instance at dest.
@@ -516,24 +446,7 @@ type Device struct {
 // permission. The spec's mode and owner for a device are therefore not
 // applied: changing them would change the host's node.
 func (r *Rootfs) SetupDev(devices []Device, console bool) error {
-	var list []Device
-	if r.devTmpfs {
-		for _, p := range defaultDevices {
-			list = append(list, Device{Source: p, Path: p})
-		}
-	}
-	for _, d := range devices {
-		list = append(list, Device{Source: d.Source, Path: path.Clean(d.Path)})
-	}
-	// A later entry for the same path wins (a --device over a default).
-	last := map[string]int{}
-	for i, d := range list {
-		last[d.Path] = i
-	}
-	for i, d := range list {
-		if last[d.Path] != i {
-			continue
-		}
+	for _, d := range DevicesToBind(r.devTmpfs, devices) {
 		if err := r.bind(d.Source, d.Path, options{}); err != nil {
 			return fmt.Errorf("device %s: %w", d.Path, err)
 		}

@@ -4,7 +4,9 @@
 // The parent starts the init as /proc/self/exe with argv[0] = Role and three
 // extra file descriptors:
 //
-//	ConfigFD  a pipe: the parent writes one JSON Config and closes it
+//	ConfigFD  a pipe: the parent writes one JSON Config and closes it;
+//	          or, with PlanEnv in the init's environment, a plan for the
+//	          C init in its binary encoding (runtime's cplan_linux.go)
 //	SyncFD    a SOCK_SEQPACKET socket: the init sends Messages, one per
 //	          packet; the init marks it close-on-exec, so a successful
 //	          execve of the container command is seen by the parent as EOF
@@ -31,6 +33,15 @@ import (
 // Role is argv[0] of the container's init process; cmd/cove registers
 // initproc.Main under it.
 const Role = "cove-init"
+
+// PlanEnv, in the init's environment, says that ConfigFD carries a plan
+// for the C init (initproc's cinit_linux.c, which runs before the Go
+// runtime) instead of a JSON Config for the Go init.
+const PlanEnv = "_COVE_INIT_PLAN"
+
+// CInitLinked is set by package initproc when this binary has the C init
+// (a cgo build); the parent sends plans only then.
+var CInitLinked bool
 
 // File descriptor numbers in the init process.
 const (
@@ -144,6 +155,8 @@ type Message struct {
 	// ExitCode is set when execve of the container command failed: 127
 	// for a command that was not found, 126 for one that cannot be run.
 	ExitCode int `json:"exitCode,omitempty"`
+	// Init is "c" in the KindExec message of the C init.
+	Init string `json:"init,omitempty"`
 }
 
 // maxPacket bounds one message; error texts are short.
