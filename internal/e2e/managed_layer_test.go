@@ -298,6 +298,47 @@ func tarNamesDeep(t *testing.T, path string) map[string]bool {
 	}
 }
 
+// kill -9 of `rm` at any point leaves a container that is either gone or
+// removable, and no files: a later rm sweeps what a killed one left.
+func TestDurableRmKilled(t *testing.T) {
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	for i, delay := range []time.Duration{2, 8, 15, 25, 40} {
+		name := "k" + strconv.Itoa(i)
+		// Many files make the removal of the upper directory slow enough
+		// to be caught half-way.
+		r := h.Run(0, "run", "-d", "--name", name, "--network", "none", bb, "sh", "-c", "mkdir /m && cd /m && for i in $(seq 2000); do echo $i > f$i; done; touch /done; sleep 300")
+		id := strings.TrimSpace(r.Stdout)
+		waitFor(t, 30*time.Second, "the files", func() bool {
+			_, err := os.Stat(filepath.Join(containerDir(h, id), "upper", "done"))
+			return err == nil
+		})
+		h.Run(0, "stop", "-t", "0", name)
+		rm := h.imgStart("rm", name)
+		time.Sleep(delay * time.Millisecond)
+		syscall.Kill(-rm.cmd.Process.Pid, syscall.SIGKILL)
+		rm.wait(t, 10*time.Second)
+		r = run(h.Cmd("rm", "-f", name))
+		if r.Code != 0 && !strings.Contains(r.Stderr, "no such container") {
+			t.Fatalf("rm -f after a killed rm (%d ms): exit %d\n%s", delay, r.Code, r.Stderr)
+		}
+		if r := h.Run(0, "ps", "-aq", "--filter", "name="+name); strings.TrimSpace(r.Stdout) != "" {
+			t.Errorf("container %s still listed: %q", name, r.Stdout)
+		}
+	}
+	// One more removal sweeps what the killed ones left.
+	h.Run(0, "create", "--name", "last", bb)
+	h.Run(0, "rm", "last")
+	ents, err := os.ReadDir(filepath.Join(h.Dir, "data", "cove", "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		t.Errorf("left in the containers directory: %s", e.Name())
+	}
+	h.Run(0, "rmi", bb)
+}
+
 // A record written before durable containers had a cove-managed layer
 // (Ephemeral, for a foreground run --rm) still reads as one: removal and
 // image protection see it.

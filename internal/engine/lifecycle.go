@@ -303,6 +303,9 @@ func (e *Engine) PruneContainers() ([]string, int64, error) {
 		return nil, 0, err
 	}
 	e.sweepOrphanLayers()
+	if stores, err := e.States(); err == nil {
+		stores.RemoveLeftovers()
+	}
 	var removed []string
 	var reclaimed int64
 	var errs []error

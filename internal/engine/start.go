@@ -446,6 +446,9 @@ func (e *Engine) removeRecorded(stores *state.Store, id, name string, rec *conta
 	if err := stores.Delete(id); err != nil {
 		return "", err
 	}
+	// A removal killed half-way left its record's files (a layer, for a
+	// cove-managed one) under a hidden name: this one takes them too.
+	stores.RemoveLeftovers()
 	phase("rm: record deleted")
 	e.detachAll(id)
 	phase("rm: endpoints removed")

@@ -438,6 +438,30 @@ func (s *Store) Delete(id string) error {
 	return os.RemoveAll(gone)
 }
 
+// RemoveLeftovers removes what killed processes left in the containers
+// directory: records whose removal was killed after the rename (Delete's
+// ".gone-ID", with whatever the engine kept there, a container's layer
+// included) and records a killed Create never renamed into place (".new-"
+// directories over a minute old; a younger one may be a create under
+// way). Two processes removing the same leftover at once both succeed.
+func (s *Store) RemoveLeftovers() {
+	dir := filepath.Join(s.root, "containers")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		switch name := e.Name(); {
+		case strings.HasPrefix(name, ".gone-"):
+			os.RemoveAll(filepath.Join(dir, name))
+		case strings.HasPrefix(name, ".new-"):
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.RemoveAll(filepath.Join(dir, name))
+			}
+		}
+	}
+}
+
 // Dir is the container's directory, for files the engine keeps there
 // (logs, hosts, resolv.conf).
 func (s *Store) Dir(id string) string { return s.dir(id) }
