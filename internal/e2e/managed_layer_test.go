@@ -365,3 +365,39 @@ func TestManagedLayerLegacyRecord(t *testing.T) {
 	h.Run(0, "rm", "old")
 	h.Run(0, "rmi", bb)
 }
+
+// create and rmi of the same image at once: either the removal sees the
+// new container's record and refuses, or the create sees the image gone
+// and fails; never both succeed, leaving a container without its image.
+func TestManagedLayerCreateRacesRmi(t *testing.T) {
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	h.Run(0, "create", "--name", "base", "--network", "none", bb, "true")
+	for i := 0; i < 8; i++ {
+		// A fresh image each round, its own layer on top of busybox.
+		victim := "victim:" + strconv.Itoa(i)
+		h.Run(0, "commit", "-c", "LABEL round="+strconv.Itoa(i), "base", victim)
+		name := "c" + strconv.Itoa(i)
+		rs := h.RunParallel(2, func(j int) []string {
+			if j == 0 {
+				return []string{"create", "--name", name, "--network", "none", victim, "true"}
+			}
+			return []string{"rmi", victim}
+		})
+		created, removed := rs[0].Code == 0, rs[1].Code == 0
+		t.Logf("round %d: create %v, rmi %v", i, created, removed)
+		if created && removed {
+			t.Fatalf("round %d: both create and rmi succeeded\ncreate: %s\nrmi: %s", i, rs[0].Stderr, rs[1].Stdout)
+		}
+		if !created && !removed {
+			t.Fatalf("round %d: neither succeeded\ncreate: %s\nrmi: %s", i, rs[0].Stderr, rs[1].Stderr)
+		}
+		if created {
+			h.Run(0, "start", "-a", name)
+			h.Run(0, "rm", name)
+			h.Run(0, "rmi", victim)
+		} else if r := h.Run(0, "ps", "-aq", "--filter", "name="+name); strings.TrimSpace(r.Stdout) != "" {
+			t.Errorf("round %d: a failed create left %q", i, r.Stdout)
+		}
+	}
+}

@@ -470,8 +470,8 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if managed {
 		// Image removal checks records, and this one exists now; an rmi
 		// that came between the image's lookup and the record is seen
-		// here instead.
-		if _, ierr := st.Image(img.ID); ierr != nil {
+		// here instead (StillThere orders the two).
+		if ierr := svc.StillThere(img.ID); ierr != nil {
 			e.RemoveContainer(id, true)
 			return "", fmt.Errorf("image %s was removed meanwhile: %w", o.Image, ierr)
 		}
