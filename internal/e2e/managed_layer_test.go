@@ -171,6 +171,11 @@ func TestDurableManagedLayer(t *testing.T) {
 	if r := h.Run(0, "info", "--format", "{{.Store.Containers}}"); strings.TrimSpace(r.Stdout) != "1" {
 		t.Errorf("info counts %q containers, want 1", r.Stdout)
 	}
+	// inspect says where the layer is, in Docker's GraphDriver section.
+	r = h.Run(0, "inspect", "-f", "{{.GraphDriver.Name}} {{.GraphDriver.Data.UpperDir}}", "dur")
+	if want := "overlay " + filepath.Join(containerDir(h, id), "upper"); strings.TrimSpace(r.Stdout) != want {
+		t.Errorf("inspect GraphDriver: %q, want %q", r.Stdout, want)
+	}
 	upperFile := filepath.Join(containerDir(h, id), "upper", "written")
 	waitFor(t, 10*time.Second, "the container's write", func() bool {
 		b, err := os.ReadFile(upperFile)
@@ -400,4 +405,34 @@ func TestManagedLayerCreateRacesRmi(t *testing.T) {
 			t.Errorf("round %d: a failed create left %q", i, r.Stdout)
 		}
 	}
+}
+
+// kill -9 of `run -d` at any point of the create and start leaves a
+// store the next commands use: the container is absent, or there and
+// removable (or running, if the launcher got far enough), and a new one
+// of the same name runs.
+func TestDurableRunKilled(t *testing.T) {
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	for i, delay := range []time.Duration{3, 10, 20, 35, 50, 80} {
+		name := "k" + strconv.Itoa(i)
+		fg := h.imgStart("run", "-d", "--name", name, "--network", "none", bb, "sleep", "300")
+		time.Sleep(delay * time.Millisecond)
+		syscall.Kill(-fg.cmd.Process.Pid, syscall.SIGKILL)
+		fg.wait(t, 10*time.Second)
+		h.Run(0, "ps", "-a")
+		r := run(h.Cmd("rm", "-f", name))
+		if r.Code != 0 && !strings.Contains(r.Stderr, "no such container") {
+			t.Fatalf("rm -f after a killed run -d (%d ms): exit %d\n%s", delay, r.Code, r.Stderr)
+		}
+		h.Run(0, "run", "-d", "--name", name, "--network", "none", bb, "sleep", "300")
+		if r := h.Run(0, "exec", name, "true"); r.Code != 0 {
+			t.Errorf("the new container %s does not run", name)
+		}
+		h.Run(0, "rm", "-f", name)
+	}
+	if n := storageContainers(t, h); n != "0" {
+		t.Errorf("storage has %s containers", n)
+	}
+	h.Run(0, "rmi", bb)
 }

@@ -331,3 +331,31 @@ func managedLayerSize(dir string) (int64, error) {
 	}
 	return storage.DirSize(upper)
 }
+
+// graphDriverOf describes where a container's layer lives, for inspect:
+// a cove-managed layer's directories from its record; a storage layer's
+// from the driver, when this process has the store open (ps, on the host
+// side, has not: then only nothing is known).
+func (e *Engine) graphDriverOf(dir string, rec *containerRecord) InspectGraphDriver {
+	if rec.ManagedLayer {
+		return InspectGraphDriver{Name: "overlay", Data: map[string]string{
+			"LowerDir":  strings.Join(rec.LowerDirs, ":"),
+			"UpperDir":  filepath.Join(dir, managedUpper),
+			"WorkDir":   filepath.Join(dir, managedWork),
+			"MergedDir": filepath.Join(dir, managedMerged),
+		}}
+	}
+	g := InspectGraphDriver{Data: map[string]string{}}
+	if e.store == nil {
+		return g
+	}
+	g.Name = e.store.GraphDriverName()
+	if sc, err := e.store.Container(rec.StorageID); err == nil {
+		if d, err := e.store.GraphDriver(); err == nil {
+			if md, err := d.Metadata(sc.LayerID); err == nil {
+				g.Data = md
+			}
+		}
+	}
+	return g
+}
