@@ -436,3 +436,22 @@ func TestDurableRunKilled(t *testing.T) {
 	}
 	h.Run(0, "rmi", bb)
 }
+
+// rm -f of a running --rm container races its launcher, which removes it
+// too once it sees the exit: whichever renames the record first, rm -f
+// succeeds (the container is gone, as asked) and nothing stays.
+func TestRmForceRacesAutoRemove(t *testing.T) {
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	for i := 0; i < 10; i++ {
+		name := "r" + strconv.Itoa(i)
+		h.Run(0, "run", "-d", "--rm", "--name", name, "--network", "none", bb, "sleep", "300")
+		if r := h.Run(0, "rm", "-f", name); strings.TrimSpace(r.Stdout) != name {
+			t.Errorf("rm -f %s printed %q", name, r.Stdout)
+		}
+	}
+	waitFor(t, 10*time.Second, "the launchers' removals", func() bool {
+		ents, err := os.ReadDir(filepath.Join(h.Dir, "data", "cove", "containers"))
+		return err == nil && len(ents) == 0
+	})
+}

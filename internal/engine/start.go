@@ -386,7 +386,18 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 }
 
 // removeContainerNow is removeContainer of a container already looked up.
+// A container that vanishes meanwhile was removed by someone else (the
+// launcher of a --rm container that rm -f killed removes it too): it is
+// gone, as asked.
 func (e *Engine) removeContainerNow(c *state.Container, force, volumes bool) (string, error) {
+	id, err := e.removeFound(c, force, volumes)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return c.ID, nil
+	}
+	return id, err
+}
+
+func (e *Engine) removeFound(c *state.Container, force, volumes bool) (string, error) {
 	stores, err := e.States()
 	if err != nil {
 		return "", err

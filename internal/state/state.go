@@ -432,6 +432,10 @@ func (s *Store) Delete(id string) error {
 	// the files go. A crash after the rename leaves only a hidden dir.
 	gone := filepath.Join(s.root, "containers", ".gone-"+id)
 	if err := os.Rename(s.dir(id), gone); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Another remover renamed it first.
+			return fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
+		}
 		return err
 	}
 	s.releaseName(c.Name, id)
