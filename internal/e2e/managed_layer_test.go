@@ -455,3 +455,34 @@ func TestRmForceRacesAutoRemove(t *testing.T) {
 		return err == nil && len(ents) == 0
 	})
 }
+
+// A view of a stopped container's layer (export, cp) that a killed
+// command left is removed by the next view; one whose process lives is
+// not.
+func TestManagedLayerStaleView(t *testing.T) {
+	h := newHarness(t)
+	bb := h.imgLoad("busybox")
+	id := strings.TrimSpace(h.Run(0, "create", "--name", "v", "--network", "none", bb, "true").Stdout)
+	done := h.Cmd("version")
+	if err := done.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(containerDir(h, id), "view-"+strconv.Itoa(done.Process.Pid)+"-1", "work", "work")
+	live := filepath.Join(containerDir(h, id), "view-"+strconv.Itoa(os.Getpid())+"-1")
+	for _, d := range []string{stale, live} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{stale, filepath.Dir(stale), filepath.Dir(filepath.Dir(stale)), live} {
+		h.Chown(d)
+	}
+	h.Run(0, "export", "-o", filepath.Join(h.Dir, "work", "v.tar"), "v")
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(stale))); !os.IsNotExist(err) {
+		t.Errorf("the stale view stayed: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the view of a live process went: %v", err)
+	}
+	h.Run(0, "rm", "v")
+}

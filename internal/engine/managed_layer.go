@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +13,7 @@ import (
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
 	"github.com/cove-run/cove/internal/storage"
+	"github.com/cove-run/cove/pkg/procstat"
 )
 
 // Cove-managed layers: a container's read-write layer need not be in
@@ -244,9 +246,11 @@ func (e *Engine) layerView(c *state.Container, rec *containerRecord, writable bo
 	if err := os.Mkdir(upper, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", nil, fmt.Errorf("container %s: %w", c.Name, err)
 	}
-	// Removed with the record if this process is killed; the mount goes
-	// with this process's mount namespace.
-	tmp, err := os.MkdirTemp(dir, "view-")
+	// The mount goes with this process's mount namespace if it is
+	// killed; its directory is removed by a later view (the PID in its
+	// name is gone) or with the record.
+	removeStaleViews(dir)
+	tmp, err := os.MkdirTemp(dir, "view-"+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", nil, fmt.Errorf("container %s: %w", c.Name, err)
 	}
@@ -287,6 +291,18 @@ func (e *Engine) layerView(c *state.Container, rec *containerRecord, writable bo
 		return "", nil, fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err)
 	}
 	return merged, release, nil
+}
+
+// removeStaleViews removes the directories of views whose process is
+// gone (killed before it could remove its own); a live one's view is left
+// alone: its work directory is in use by its mount.
+func removeStaleViews(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() && procstat.NamedOwnerGone(e.Name(), "view") {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // managedLayerUsers lists the containers with a cove-managed layer (not

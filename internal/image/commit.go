@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -25,6 +24,8 @@ import (
 	"go.podman.io/image/v5/oci/layout"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
+
+	"github.com/cove-run/cove/pkg/procstat"
 )
 
 // CommitRequest describes `cove commit`.
@@ -248,16 +249,7 @@ func copyTarOmitting(w io.Writer, r io.Reader, omit []string) error {
 func removeStaleCommitDirs(root string) {
 	ents, _ := os.ReadDir(root)
 	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), "commit-")
-		if !ok || !e.IsDir() {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
+		if e.IsDir() && procstat.NamedOwnerGone(e.Name(), "commit") {
 			os.RemoveAll(filepath.Join(root, e.Name()))
 		}
 	}
