@@ -168,10 +168,19 @@ func rmRun(f *Factory, opts *RmOptions) error {
 	if len(opts.Containers) == 0 && !opts.All {
 		return errdefs.InvalidArgument("rm needs at least one container, or --all")
 	}
-	e, err := f.EngineWithStore()
+	// The store is opened only for a container whose layer storage holds
+	// (engine/managed_layer.go): most need none, and opening it (driver
+	// set-up, mounts of its home) is a part of every rm worth saving. The
+	// vfs warning then follows the removal.
+	e, err := f.Engine()
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if w := e.StorageWarning(); w != "" {
+			f.warn(w)
+		}
+	}()
 	names := opts.Containers
 	if opts.All {
 		list, err := e.ListContainers(true)

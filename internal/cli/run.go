@@ -140,9 +140,6 @@ func runRun(ctx context.Context, f *Factory, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	// A foreground --rm container lives and dies with this process: it
-	// need not be in storage (engine/ephemeral.go).
-	opts.Container.Ephemeral = opts.Container.AutoRemove && !opts.Detach && !detachableRun(opts, f.IO)
 	opts.Container.ForRun = true
 	opts.Container.Detach = opts.Detach
 	// Docker's CLI sets StdinOnce when -i attaches stdin: not for -d.

@@ -28,30 +28,27 @@ import (
 // raw in the container's record and parsed by internal/spec, so that a
 // container is validated the same way at create and at every start.
 type ContainerOptions struct {
-	Image      string   `json:"Image"`
-	Name       string   `json:"Name,omitempty"`
-	Args       []string `json:"Args,omitempty"`
-	Entrypoint *string  `json:"Entrypoint,omitempty"`
-	Env        []string `json:"Env,omitempty"`
-	EnvFiles   []string `json:"EnvFiles,omitempty"`
-	Workdir    string   `json:"Workdir,omitempty"`
-	User       string   `json:"User,omitempty"`
-	GroupAdd   []string `json:"GroupAdd,omitempty"`
-	Hostname   string   `json:"Hostname,omitempty"`
-	Labels     []string `json:"Labels,omitempty"`
-	LabelFiles []string `json:"LabelFiles,omitempty"`
-	Volumes    []string `json:"Volumes,omitempty"`
-	Mounts     []string `json:"Mounts,omitempty"`
-	Tmpfs      []string `json:"Tmpfs,omitempty"`
-	ReadOnly   bool     `json:"ReadOnly,omitempty"`
-	Privileged bool     `json:"Privileged,omitempty"`
-	Init       bool     `json:"Init,omitempty"`
-	Tty        bool     `json:"Tty,omitempty"`
-	OpenStdin  bool     `json:"OpenStdin,omitempty"`
-	AutoRemove bool     `json:"AutoRemove,omitempty"`
-	// Ephemeral asks for a container outside storage (ephemeral.go):
-	// only a foreground run --rm, whose whole life is one process's.
-	Ephemeral   bool     `json:"-"`
+	Image       string   `json:"Image"`
+	Name        string   `json:"Name,omitempty"`
+	Args        []string `json:"Args,omitempty"`
+	Entrypoint  *string  `json:"Entrypoint,omitempty"`
+	Env         []string `json:"Env,omitempty"`
+	EnvFiles    []string `json:"EnvFiles,omitempty"`
+	Workdir     string   `json:"Workdir,omitempty"`
+	User        string   `json:"User,omitempty"`
+	GroupAdd    []string `json:"GroupAdd,omitempty"`
+	Hostname    string   `json:"Hostname,omitempty"`
+	Labels      []string `json:"Labels,omitempty"`
+	LabelFiles  []string `json:"LabelFiles,omitempty"`
+	Volumes     []string `json:"Volumes,omitempty"`
+	Mounts      []string `json:"Mounts,omitempty"`
+	Tmpfs       []string `json:"Tmpfs,omitempty"`
+	ReadOnly    bool     `json:"ReadOnly,omitempty"`
+	Privileged  bool     `json:"Privileged,omitempty"`
+	Init        bool     `json:"Init,omitempty"`
+	Tty         bool     `json:"Tty,omitempty"`
+	OpenStdin   bool     `json:"OpenStdin,omitempty"`
+	AutoRemove  bool     `json:"AutoRemove,omitempty"`
 	CapAdd      []string `json:"CapAdd,omitempty"`
 	CapDrop     []string `json:"CapDrop,omitempty"`
 	SecurityOpt []string `json:"SecurityOpt,omitempty"`
@@ -117,11 +114,16 @@ type containerRecord struct {
 	ImageConfig imgspecv1.ImageConfig `json:"ImageConfig"`
 	StorageID   string                `json:"StorageID"`
 	Hostname    string                `json:"Hostname"`
-	// Ephemeral: no storage container; the overlay over the image's
-	// layer directories LowerDirs (top first) is cove's own (see
-	// ephemeral.go).
-	Ephemeral bool     `json:"Ephemeral,omitempty"`
-	LowerDirs []string `json:"LowerDirs,omitempty"`
+	// ManagedLayer: no storage container; the container's layer is
+	// cove's own overlay over the image's layer directories LowerDirs
+	// (top first), its upper directory in the record's directory (see
+	// managed_layer.go).
+	ManagedLayer bool     `json:"ManagedLayer,omitempty"`
+	LowerDirs    []string `json:"LowerDirs,omitempty"`
+	// LegacyEphemeral is ManagedLayer as records of foreground run --rm
+	// containers called it before durable containers had one; readRecord
+	// folds it in.
+	LegacyEphemeral bool `json:"Ephemeral,omitempty"`
 	// Parsed is the validated form of Options, for inspect.
 	Parsed parsedOptions `json:"Parsed"`
 	// AnonymousVolumes are the volumes created for this container (-v
@@ -398,15 +400,13 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if err != nil {
 		return "", err
 	}
-	// A --rm container's layer and record go to the store's volatile
-	// files, written without fsync, and its overlay is mounted "volatile"
-	// (no sync of the upper directory): a crash can lose them, and a
-	// container that is removed when it exits has nothing to lose. Podman
-	// does the same. Saves about 15 ms of fsyncs per run.
-	ephemeral := o.Ephemeral && o.AutoRemove && e.canBeEphemeral(&o)
+	// A container whose layer cove can mount itself is not in storage
+	// (managed_layer.go); the layer directories are found now, so that a
+	// start needs no storage driver call.
+	managed := e.canManageLayer(&o)
 	var lowerDirs []string
-	if ephemeral {
-		lowerDirs, ephemeral = e.ephemeralLowerDirs(img.TopLayer)
+	if managed {
+		lowerDirs, managed = e.managedLowerDirs(img.TopLayer)
 	}
 	var remover *state.Process
 	metadata := ""
@@ -416,7 +416,12 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 		metadata = string(md)
 	}
 	storageID := ""
-	if !ephemeral {
+	if !managed {
+		// A --rm container's layer and record go to the store's
+		// volatile files, written without fsync, and its overlay is
+		// mounted "volatile" (no sync of the upper directory): a crash
+		// can lose them, and a container that is removed when it exits
+		// has nothing to lose. Podman does the same.
 		sc, cerr := st.CreateContainer(id, nil, img.ID, "", metadata, storage.ContainerCreation(o.AutoRemove))
 		if cerr != nil {
 			return "", fmt.Errorf("creating the container's layer: %w", cerr)
@@ -437,8 +442,8 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if len(img.Names) > 0 {
 		imgName = img.Names[0]
 	}
-	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: storageID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon, Ephemeral: ephemeral}
-	if ephemeral {
+	rec := containerRecord{Options: o, ImageID: img.ID, ImageName: imgName, ImageConfig: cfg.Config, StorageID: storageID, Hostname: hostname, Parsed: *parsed, AnonymousVolumes: anon, ManagedLayer: managed}
+	if managed {
 		rec.LowerDirs = lowerDirs
 	}
 	raw, err := json.Marshal(&rec)
@@ -462,11 +467,11 @@ func (e *Engine) CreateContainer(ctx context.Context, o ContainerOptions, progre
 	if err != nil {
 		return "", err
 	}
-	if ephemeral {
+	if managed {
 		// Image removal checks records, and this one exists now; an rmi
 		// that came between the image's lookup and the record is seen
-		// here instead.
-		if _, ierr := st.Image(img.ID); ierr != nil {
+		// here instead (StillThere orders the two).
+		if ierr := svc.StillThere(img.ID); ierr != nil {
 			e.RemoveContainer(id, true)
 			return "", fmt.Errorf("image %s was removed meanwhile: %w", o.Image, ierr)
 		}
@@ -482,6 +487,9 @@ func readRecord(c *state.Container) (*containerRecord, error) {
 	var rec containerRecord
 	if err := json.Unmarshal(c.Config, &rec); err != nil {
 		return nil, fmt.Errorf("container %s: malformed record: %w", c.ID[:12], err)
+	}
+	if rec.LegacyEphemeral {
+		rec.ManagedLayer, rec.LegacyEphemeral = true, false
 	}
 	return &rec, nil
 }

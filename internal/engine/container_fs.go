@@ -3,9 +3,12 @@ package engine
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/cove-run/cove/internal/image"
 	"github.com/cove-run/cove/internal/spec"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/internal/storage"
 )
 
 // ContainerChange is one line of `diff`: Kind is "A", "C" or "D".
@@ -28,22 +32,11 @@ type ContainerChange struct {
 // system, sorted by path as Docker prints it. It reads the container's
 // layer (the overlay's upper directory), running or not.
 func (e *Engine) DiffContainer(ref string) ([]ContainerChange, error) {
-	_, rec, err := e.lookupReconciled(ref)
+	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return nil, err
 	}
-	if rec.Ephemeral {
-		return nil, errEphemeral(ref)
-	}
-	st, err := e.Store()
-	if err != nil {
-		return nil, err
-	}
-	sc, err := st.Container(rec.StorageID)
-	if err != nil {
-		return nil, fmt.Errorf("the layer of container %s: %w", ref, err)
-	}
-	changes, err := st.Changes("", sc.LayerID)
+	changes, err := e.layerChanges(c, rec)
 	if err != nil {
 		return nil, fmt.Errorf("comparing container %s with its image: %w", ref, err)
 	}
@@ -69,31 +62,44 @@ func (e *Engine) DiffContainer(ref string) ([]ContainerChange, error) {
 	return out, nil
 }
 
+// layerChanges lists the changes of the container's layer: from cove's
+// upper directory, or from storage.
+func (e *Engine) layerChanges(c *state.Container, rec *containerRecord) ([]storage.Change, error) {
+	if rec.ManagedLayer {
+		stores, err := e.States()
+		if err != nil {
+			return nil, err
+		}
+		return managedLayerChanges(stores.Dir(c.ID), rec)
+	}
+	st, err := e.Store()
+	if err != nil {
+		return nil, err
+	}
+	sc, err := st.Container(rec.StorageID)
+	if err != nil {
+		return nil, fmt.Errorf("its layer: %w", err)
+	}
+	return st.Changes("", sc.LayerID)
+}
+
 // etcMountTargets are the files start bind-mounts over (writeEtcFiles).
 var etcMountTargets = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true}
 
 // ExportContainer writes the container's flattened root file system (its
 // image plus its changes, without volumes or mounts) as a tar stream. The
-// layer is mounted in this process's own mount namespace, also while the
-// container runs: storage counts the mount, and the mount goes with this
-// process.
+// layer is mounted in this process's own mount namespace (layerView), also
+// while the container runs, and the mount goes with this process.
 func (e *Engine) ExportContainer(ref string, w io.Writer) error {
 	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return err
 	}
-	if rec.Ephemeral {
-		return errEphemeral(c.Name)
-	}
-	st, err := e.Store()
+	rootfs, release, err := e.layerView(c, rec, false)
 	if err != nil {
 		return err
 	}
-	rootfs, err := st.Mount(rec.StorageID, "")
-	if err != nil {
-		return fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err)
-	}
-	defer st.Unmount(rec.StorageID, false)
+	defer release()
 	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -126,31 +132,44 @@ func (e *Engine) CommitContainer(ctx context.Context, o CommitOptions) (string, 
 	if err != nil {
 		return "", err
 	}
-	if rec.Ephemeral {
-		return "", errEphemeral(c.Name)
-	}
 	// A bad --change fails before anything is read or paused.
 	dry := containerImageConfig(rec)
 	if err := image.ApplyChanges(&dry, o.Changes); err != nil {
 		return "", err
 	}
-	st, err := e.Store()
-	if err != nil {
-		return "", err
+	req := image.CommitRequest{
+		ImageID: rec.ImageID, Config: containerImageConfig(rec),
+		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author,
+		CreatedBy: commandLine(rec), Omit: slices.Sorted(maps.Keys(etcMountTargets)),
 	}
-	sc, err := st.Container(rec.StorageID)
-	if err != nil {
-		return "", fmt.Errorf("the layer of container %s: %w", c.Name, err)
+	if rec.ManagedLayer {
+		stores, err := e.States()
+		if err != nil {
+			return "", err
+		}
+		req.UpperDir = filepath.Join(stores.Dir(c.ID), managedUpper)
+		req.LowerDirs = rec.LowerDirs
+		// A container never started has no upper directory yet: an
+		// empty one is its (empty) layer.
+		if err := os.Mkdir(req.UpperDir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	} else {
+		st, err := e.Store()
+		if err != nil {
+			return "", err
+		}
+		sc, err := st.Container(rec.StorageID)
+		if err != nil {
+			return "", fmt.Errorf("the layer of container %s: %w", c.Name, err)
+		}
+		req.LayerID = sc.LayerID
 	}
 	svc, err := e.Images()
 	if err != nil {
 		return "", err
 	}
-	return svc.Commit(ctx, image.CommitRequest{
-		ImageID: rec.ImageID, LayerID: sc.LayerID, Config: containerImageConfig(rec),
-		Ref: o.Ref, Changes: o.Changes, Message: o.Message, Author: o.Author,
-		CreatedBy: commandLine(rec), Omit: slices.Sorted(maps.Keys(etcMountTargets)),
-	})
+	return svc.Commit(ctx, req)
 }
 
 // PauseForCommit pauses a running container, as `pause` does (from the
@@ -211,20 +230,15 @@ func containerImageConfig(rec *containerRecord) imgspecv1.ImageConfig {
 // ContainerSize returns the size of the container's own layer (Docker's
 // SizeRw) and of its whole root file system, image included (SizeRootFs).
 func (e *Engine) ContainerSize(ref string) (rw, rootFs int64, err error) {
-	_, rec, err := e.lookupReconciled(ref)
+	c, rec, err := e.lookupReconciled(ref)
 	if err != nil {
 		return 0, 0, err
 	}
-	return e.containerSize(rec)
+	return e.containerSize(c.ID, rec)
 }
 
-func (e *Engine) containerSize(rec *containerRecord) (rw, rootFs int64, err error) {
-	if rec.Ephemeral {
-		// Sizes come from storage's layers, which this container has
-		// none of: report nothing rather than fail a listing.
-		return 0, 0, nil
-	}
-	if rw, err = e.layerSize(rec); err != nil {
+func (e *Engine) containerSize(id string, rec *containerRecord) (rw, rootFs int64, err error) {
+	if rw, err = e.layerSize(id, rec); err != nil {
 		return 0, 0, err
 	}
 	rootFs = rw
@@ -241,10 +255,14 @@ func (e *Engine) containerSize(rec *containerRecord) (rw, rootFs int64, err erro
 }
 
 // layerSize is the size of the container's own layer (ps -s's first
-// figure, and what container prune reclaims); 0 for an ephemeral one.
-func (e *Engine) layerSize(rec *containerRecord) (int64, error) {
-	if rec.Ephemeral {
-		return 0, nil
+// figure, and what container prune reclaims).
+func (e *Engine) layerSize(id string, rec *containerRecord) (int64, error) {
+	if rec.ManagedLayer {
+		stores, err := e.States()
+		if err != nil {
+			return 0, err
+		}
+		return managedLayerSize(stores.Dir(id))
 	}
 	st, err := e.Store()
 	if err != nil {

@@ -155,15 +155,15 @@ func mappedIDs(file string) uint32 {
 }
 
 // mountRootfs mounts the container's root file system and returns its
-// path: storage's mount, or for a container with its own user namespace
+// path: cove's own overlay (managed_layer.go), storage's mount, or for a container with its own user namespace
 // the same layers through fuse-overlayfs with the container's ID mapping.
 func (e *Engine) mountRootfs(c *state.Container, rec *containerRecord) (string, error) {
-	if rec.Ephemeral {
+	if rec.ManagedLayer {
 		stores, err := e.States()
 		if err != nil {
 			return "", err
 		}
-		rootfs, err := e.mountEphemeral(stores.Dir(c.ID), rec)
+		rootfs, err := e.mountManagedLayer(stores.Dir(c.ID), rec)
 		if err != nil {
 			return "", fmt.Errorf("container %s: %w", c.Name, err)
 		}

@@ -126,6 +126,7 @@ type ContainerInspect struct {
 	Name            string                 `json:"Name"`
 	RestartCount    int                    `json:"RestartCount"`
 	Driver          string                 `json:"Driver"`
+	GraphDriver     InspectGraphDriver     `json:"GraphDriver"`
 	Platform        string                 `json:"Platform"`
 	MountLabel      string                 `json:"MountLabel"`
 	ProcessLabel    string                 `json:"ProcessLabel"`
@@ -135,6 +136,14 @@ type ContainerInspect struct {
 	Mounts          []InspectMount         `json:"Mounts"`
 	Config          InspectContainerConfig `json:"Config"`
 	NetworkSettings InspectNetwork         `json:"NetworkSettings"`
+}
+
+// InspectGraphDriver is Docker's GraphDriver section: the driver and the
+// directories of the container's layer (LowerDir, UpperDir, WorkDir,
+// MergedDir for overlay).
+type InspectGraphDriver struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
 }
 
 // InspectState is the State section.
@@ -263,6 +272,10 @@ func (e *Engine) InspectContainer(ref string) (*ContainerInspect, error) {
 	// before/since) on the host, outside the namespace storage needs.
 	if e.store != nil {
 		in.Driver = e.store.GraphDriverName()
+	}
+	in.GraphDriver = e.graphDriverOf(dir, rec)
+	if rec.ManagedLayer {
+		in.Driver = in.GraphDriver.Name
 	}
 	s := c.State
 	in.State = InspectState{

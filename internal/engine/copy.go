@@ -176,7 +176,7 @@ func (e *Engine) containerRoot(ref string, end *copyEnd, toContainer bool) (int,
 		}
 		return fd, func() { unix.Close(fd) }, nil
 	}
-	mnt, err := e.stoppedMountRoot(c.Name, rec, end.path, toContainer)
+	mnt, err := e.stoppedMountRoot(c, rec, end.path, toContainer)
 	if err != nil {
 		return -1, nil, err
 	}
@@ -184,22 +184,18 @@ func (e *Engine) containerRoot(ref string, end *copyEnd, toContainer bool) (int,
 		end.path, end.top = mnt.path, mnt.top
 		return mnt.fd, func() { unix.Close(mnt.fd) }, nil
 	}
-	st, err := e.Store()
+	rootfs, release, err := e.layerView(c, rec, toContainer)
 	if err != nil {
 		return -1, nil, err
 	}
-	rootfs, err := st.Mount(rec.StorageID, "")
-	if err != nil {
-		return -1, nil, fmt.Errorf("container %s: mounting its root filesystem: %w", c.Name, err)
-	}
 	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		st.Unmount(rec.StorageID, false)
+		release()
 		return -1, nil, err
 	}
 	return fd, func() {
 		unix.Close(fd)
-		st.Unmount(rec.StorageID, false)
+		release()
 	}, nil
 }
 

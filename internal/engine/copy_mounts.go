@@ -10,6 +10,7 @@ import (
 
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/spec"
+	"github.com/cove-run/cove/internal/state"
 	"github.com/cove-run/cove/internal/volume"
 )
 
@@ -46,7 +47,8 @@ type mountedCopyRoot struct {
 
 // stoppedMountRoot opens the source of the mount that covers ctrPath, if
 // one does; fd is -1 otherwise.
-func (e *Engine) stoppedMountRoot(name string, rec *containerRecord, ctrPath string, toContainer bool) (mountedCopyRoot, error) {
+func (e *Engine) stoppedMountRoot(c *state.Container, rec *containerRecord, ctrPath string, toContainer bool) (mountedCopyRoot, error) {
+	name := c.Name
 	mounts := rec.Parsed.Mounts
 	none := mountedCopyRoot{fd: -1}
 	clean := path.Clean("/" + ctrPath)
@@ -86,7 +88,7 @@ func (e *Engine) stoppedMountRoot(name string, rec *containerRecord, ctrPath str
 			src = v.Options["device"]
 		default:
 			if !m.NoCopy {
-				if err := e.populateForCopy(vs, v.Name, rec, m.Destination); err != nil {
+				if err := e.populateForCopy(vs, v.Name, c, rec, m.Destination); err != nil {
 					return none, err
 				}
 			}
@@ -155,19 +157,15 @@ func pathUnder(p, dir string) bool {
 // layer, as its start would (volumeMounts), and finishes a fill killed
 // half-way; a volume that has content is left as it is, and the layer is
 // then not mounted.
-func (e *Engine) populateForCopy(vs *volume.Store, name string, rec *containerRecord, dest string) error {
+func (e *Engine) populateForCopy(vs *volume.Store, name string, c *state.Container, rec *containerRecord, dest string) error {
 	if need, err := vs.NeedsPopulate(name); err != nil || !need {
 		return err
 	}
-	st, err := e.Store()
+	rootfs, release, err := e.layerView(c, rec, false)
 	if err != nil {
-		return err
+		return fmt.Errorf("volume %s: filling it: %w", name, err)
 	}
-	rootfs, err := st.Mount(rec.StorageID, "")
-	if err != nil {
-		return fmt.Errorf("volume %s: mounting the container's root filesystem to fill it: %w", name, err)
-	}
-	defer st.Unmount(rec.StorageID, false)
+	defer release()
 	_, err = vs.Populate(name, rootfs, dest)
 	return err
 }

@@ -47,7 +47,7 @@ func (e *Engine) Images() (*image.Service, error) {
 }
 
 func (e *Engine) imageOptions() image.Options {
-	return image.Options{StateRoot: e.Config.StateRoot, OS: e.Platform.OS, Arch: e.Platform.Arch, Variant: e.Platform.Variant, MoreUsers: e.ephemeralUsers}
+	return image.Options{StateRoot: e.Config.StateRoot, OS: e.Platform.OS, Arch: e.Platform.Arch, Variant: e.Platform.Variant, MoreUsers: e.managedLayerUsers}
 }
 
 // Pull pulls an image and returns the IDs pulled.

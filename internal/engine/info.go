@@ -81,8 +81,10 @@ type StoreInfo struct {
 	Driver          storage.Choice `json:"driver"`
 	DriverStatus    [][2]string    `json:"driverStatus,omitempty"`
 	Images          int            `json:"images"`
-	Containers      int            `json:"containers"`
-	Error           string         `json:"error,omitempty"`
+	// Containers counts cove's containers (every record, whether its
+	// layer is in storage or cove's own).
+	Containers int    `json:"containers"`
+	Error      string `json:"error,omitempty"`
 }
 
 // Version describes this binary.
@@ -163,8 +165,12 @@ func (e *Engine) Info(reexecErr error) *Info {
 		if imgs, err := st.Images(); err == nil {
 			s.Images = len(imgs)
 		}
-		if ctrs, err := st.Containers(); err == nil {
-			s.Containers = len(ctrs)
+		// cove's records, not storage's containers: those with a
+		// cove-managed layer (most) are not in storage.
+		if stores, err := e.States(); err == nil {
+			if ids, err := stores.IDs(); err == nil {
+				s.Containers = len(ids)
+			}
 		}
 	}
 	if s.Driver.Warning != "" {

@@ -694,9 +694,7 @@ func (l *launcher) afterExit(pid, code int, finished time.Time) int {
 	if x, ok := readExitFile(l.dir); ok && x.pid == pid {
 		os.Remove(filepath.Join(l.dir, exitFileName))
 	}
-	if st, err := l.e.Store(); err == nil {
-		st.Unmount(rec.StorageID, false)
-	}
+	l.e.unmountRootfs(l.dir, rec)
 	if !restart {
 		if rec.Options.AutoRemove {
 			l.e.RemoveContainer(l.id, true)

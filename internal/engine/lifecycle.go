@@ -306,6 +306,9 @@ func (e *Engine) PruneContainers() ([]string, int64, error) {
 		return nil, 0, err
 	}
 	e.sweepOrphanLayers()
+	if stores, err := e.States(); err == nil {
+		stores.RemoveLeftovers()
+	}
 	var removed []string
 	var reclaimed int64
 	var errs []error
@@ -317,7 +320,7 @@ func (e *Engine) PruneContainers() ([]string, int64, error) {
 		// the image's, which ContainerSize would add up too).
 		var size int64
 		if _, rec, err := e.lookupReconciled(c.ID); err == nil {
-			size, _ = e.layerSize(rec)
+			size, _ = e.layerSize(c.ID, rec)
 		}
 		if _, err := e.RemoveContainer(c.ID, false); err != nil {
 			if errors.Is(err, errdefs.ErrInvalidState) || errors.Is(err, errdefs.ErrNotFound) {

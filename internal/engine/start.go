@@ -65,7 +65,7 @@ func (r *Running) Signal(sig os.Signal) error { return r.proc.Signal(sig) }
 // Wait waits for the container to exit, records its exit and returns the
 // exit code (128+N when a signal killed it).
 //
-// An ephemeral --rm container's exit is not recorded: RemoveAfterExit
+// A --rm container with a cove-managed layer: its exit is not recorded: RemoveAfterExit
 // removes it next, and nobody reads the exit of a container about to
 // vanish (meanwhile other cove processes see it running: this process,
 // its monitor, is alive). That is two record replacements fewer on every
@@ -88,7 +88,7 @@ func (r *Running) Wait() (int, error) {
 // removedOnExit: the container is removed by RemoveAfterExit without its
 // exit being recorded first.
 func (r *Running) removedOnExit() bool {
-	return r.AutoRemove && r.rec != nil && r.rec.Ephemeral
+	return r.AutoRemove && r.rec != nil && r.rec.ManagedLayer
 }
 
 func (r *Running) recordExit() {
@@ -109,8 +109,8 @@ func (r *Running) recordExit() {
 	})
 }
 
-// RemoveAfterExit removes a --rm container once Wait has returned. An
-// ephemeral one goes straight away: no removal state is recorded first,
+// RemoveAfterExit removes a --rm container once Wait has returned. One
+// with a cove-managed layer goes straight away: no removal state is recorded first,
 // as the rename of its record is the one step that makes it disappear (a
 // kill before it leaves a --rm container whose remover is gone, which the
 // next command removes: see removeOrphan). If that fails, its exit is
@@ -392,7 +392,18 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 }
 
 // removeContainerNow is removeContainer of a container already looked up.
+// A container that vanishes meanwhile was removed by someone else (the
+// launcher of a --rm container that rm -f killed removes it too): it is
+// gone, as asked.
 func (e *Engine) removeContainerNow(c *state.Container, force, volumes bool) (string, error) {
+	id, err := e.removeFound(c, force, volumes)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return c.ID, nil
+	}
+	return id, err
+}
+
+func (e *Engine) removeFound(c *state.Container, force, volumes bool) (string, error) {
 	stores, err := e.States()
 	if err != nil {
 		return "", err
@@ -431,9 +442,9 @@ func (e *Engine) removeContainerNow(c *state.Container, force, volumes bool) (st
 // its record, its network endpoints and, with volumes or --rm, its
 // anonymous volumes.
 func (e *Engine) removeRecorded(stores *state.Store, id, name string, rec *containerRecord, volumes bool) (string, error) {
-	if rec.Ephemeral {
+	if rec.ManagedLayer {
 		// Its upper directory goes with the record's directory.
-		unmountEphemeral(stores, id)
+		unmountManagedLayer(stores.Dir(id))
 		unmountOverlays(stores.Dir(id))
 	} else {
 		st, err := e.Store()
@@ -452,6 +463,9 @@ func (e *Engine) removeRecorded(stores *state.Store, id, name string, rec *conta
 	if err := stores.Delete(id); err != nil {
 		return "", err
 	}
+	// A removal killed half-way left its record's files (a layer, for a
+	// cove-managed one) under a hidden name: this one takes them too.
+	stores.RemoveLeftovers()
 	phase("rm: record deleted")
 	e.detachAll(id)
 	phase("rm: endpoints removed")

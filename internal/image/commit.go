@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -25,12 +24,21 @@ import (
 	"go.podman.io/image/v5/oci/layout"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
+
+	"github.com/cove-run/cove/pkg/procstat"
 )
 
 // CommitRequest describes `cove commit`.
 type CommitRequest struct {
-	// ImageID is the container's image; LayerID its read-write layer.
+	// ImageID is the container's image; LayerID its read-write layer in
+	// storage.
 	ImageID, LayerID string
+	// UpperDir, for a container whose layer storage does not know (the
+	// engine's cove-managed layers), is its overlay upper directory over
+	// the image's layer directories LowerDirs (top first); LayerID is
+	// then empty.
+	UpperDir  string
+	LowerDirs []string
 	// Config is the container's configuration (the image's with the
 	// container's own settings), the new image's before Changes.
 	Config imgspecv1.ImageConfig
@@ -81,7 +89,7 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (string, error)
 	if err := os.MkdirAll(blobs, 0o700); err != nil {
 		return "", err
 	}
-	layerDigest, layerSize, err := s.writeLayerDiff(req.LayerID, blobs, req.Omit)
+	layerDigest, layerSize, err := s.writeLayerDiff(&req, blobs)
 	if err != nil {
 		return "", err
 	}
@@ -132,9 +140,23 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (string, error)
 
 // writeLayerDiff stores the container layer's changes as an uncompressed
 // tar blob and returns its digest and size.
-func (s *Service) writeLayerDiff(layerID, blobs string, omit []string) (digest.Digest, int64, error) {
+func (s *Service) writeLayerDiff(req *CommitRequest, blobs string) (digest.Digest, int64, error) {
+	omit := req.Omit
 	comp := archive.Uncompressed
-	rc, err := s.store.Diff("", layerID, &cstorage.DiffOptions{Compression: &comp})
+	var rc io.ReadCloser
+	var err error
+	if req.UpperDir != "" {
+		// What storage's overlay driver does for a layer of its own:
+		// the upper directory as a tar, its whiteouts (0:0 character
+		// devices) and opaque directories (the overlay xattr) turned
+		// into the .wh. entries of image layers, the lower directories
+		// telling which opaque directories hide something.
+		rc, err = archive.TarWithOptions(req.UpperDir, &archive.TarOptions{
+			Compression: comp, WhiteoutFormat: archive.OverlayWhiteoutFormat, WhiteoutData: req.LowerDirs,
+		})
+	} else {
+		rc, err = s.store.Diff("", req.LayerID, &cstorage.DiffOptions{Compression: &comp})
+	}
 	if err != nil {
 		return "", 0, fmt.Errorf("reading the container's changes: %w", err)
 	}
@@ -227,16 +249,7 @@ func copyTarOmitting(w io.Writer, r io.Reader, omit []string) error {
 func removeStaleCommitDirs(root string) {
 	ents, _ := os.ReadDir(root)
 	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), "commit-")
-		if !ok || !e.IsDir() {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if syscall.Kill(pid, 0) == syscall.ESRCH {
+		if e.IsDir() && procstat.NamedOwnerGone(e.Name(), "commit") {
 			os.RemoveAll(filepath.Join(root, e.Name()))
 		}
 	}

@@ -29,6 +29,44 @@ func (s *Service) lockWriters() (func(), error) {
 	return release, nil
 }
 
+// Image removal and containers whose layer storage does not know
+// (Options.MoreUsers) meet at a lock of their own, usersLock: storage
+// checks its own containers and deletes an image under its own locks, but
+// a record of cove's is written outside them. A remover holds the lock
+// exclusively from its check of the users to the deletion; a creator,
+// once its record is written, holds it shared while it checks that the
+// image still exists. Either the remover sees the record, or the creator
+// sees the image gone. Creators do not wait for each other, nor for
+// pulls.
+func (s *Service) lockUsers(exclusive bool) (func(), error) {
+	dir := filepath.Join(s.opts.StateRoot, "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	take := flock.Shared
+	if exclusive {
+		take = flock.Exclusive
+	}
+	release, err := take(filepath.Join(dir, "image-users.lock"))
+	if err != nil {
+		return nil, fmt.Errorf("locking the image store: %w", err)
+	}
+	return release, nil
+}
+
+// StillThere reports whether the image with this ID still exists, for a
+// user outside storage that recorded itself (see lockUsers): nil means it
+// exists and no removal that missed the record can delete it now.
+func (s *Service) StillThere(id string) error {
+	release, err := s.lockUsers(false)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = s.store.Image(id)
+	return err
+}
+
 // dropTmpNames removes the temporary names (see copyToStore) that a killed
 // writer left behind. Only a writer holding the lock uses one.
 func (s *Service) dropTmpNames() {

@@ -55,6 +55,14 @@ func (s *Service) Remove(names []string, force bool) []RemoveResult {
 		return out
 	}
 	defer unlock()
+	unlockUsers, err := s.lockUsers(true)
+	if err != nil {
+		for _, n := range names {
+			out = append(out, RemoveResult{Input: n, Err: err})
+		}
+		return out
+	}
+	defer unlockUsers()
 	for _, n := range names {
 		r := RemoveResult{Input: n}
 		r.Untagged, r.Deleted, r.Err = s.removeOne(n, force)
@@ -153,6 +161,11 @@ func (s *Service) Prune(all bool, f *Filter) (*PruneReport, error) {
 		return rep, err
 	}
 	defer unlock()
+	unlockUsers, err := s.lockUsers(true)
+	if err != nil {
+		return rep, err
+	}
+	defer unlockUsers()
 	for {
 		sums, err := s.List(true, f, false)
 		if err != nil {

@@ -432,10 +432,38 @@ func (s *Store) Delete(id string) error {
 	// the files go. A crash after the rename leaves only a hidden dir.
 	gone := filepath.Join(s.root, "containers", ".gone-"+id)
 	if err := os.Rename(s.dir(id), gone); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Another remover renamed it first.
+			return fmt.Errorf("no such container: %s: %w", id, errdefs.ErrNotFound)
+		}
 		return err
 	}
 	s.releaseName(c.Name, id)
 	return os.RemoveAll(gone)
+}
+
+// RemoveLeftovers removes what killed processes left in the containers
+// directory: records whose removal was killed after the rename (Delete's
+// ".gone-ID", with whatever the engine kept there, a container's layer
+// included) and records a killed Create never renamed into place (".new-"
+// directories over a minute old; a younger one may be a create under
+// way). Two processes removing the same leftover at once both succeed.
+func (s *Store) RemoveLeftovers() {
+	dir := filepath.Join(s.root, "containers")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		switch name := e.Name(); {
+		case strings.HasPrefix(name, ".gone-"):
+			os.RemoveAll(filepath.Join(dir, name))
+		case strings.HasPrefix(name, ".new-"):
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.RemoveAll(filepath.Join(dir, name))
+			}
+		}
+	}
 }
 
 // Dir is the container's directory, for files the engine keeps there

@@ -16,13 +16,23 @@ import (
 // Exclusive blocks until it holds an exclusive lock on path, which it
 // creates (mode 0600) if need be; release lets go of it.
 func Exclusive(path string) (release func(), err error) {
+	return lock(path, unix.LOCK_EX)
+}
+
+// Shared blocks until it holds a shared lock on path (created if need
+// be): any number of holders of a shared lock exclude an exclusive one.
+func Shared(path string) (release func(), err error) {
+	return lock(path, unix.LOCK_SH)
+}
+
+func lock(path string, how int) (release func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	for {
 		// A signal handled by the Go runtime interrupts the wait.
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		err = unix.Flock(int(f.Fd()), how)
 		if err != unix.EINTR {
 			break
 		}

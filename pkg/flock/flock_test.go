@@ -13,16 +13,7 @@ func TestExclusive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan struct{})
-	go func() {
-		r, err := Exclusive(path)
-		if err != nil {
-			t.Error(err)
-		} else {
-			r()
-		}
-		close(got)
-	}()
+	got := exclusiveLater(t, path)
 	select {
 	case <-got:
 		t.Fatal("a second exclusive lock was granted while the first was held")
@@ -58,4 +49,46 @@ func TestTryExclusive(t *testing.T) {
 		t.Fatalf("TryExclusive of a free lock: ok %v, err %v", ok, err)
 	}
 	r()
+}
+
+// TestShared: shared holders coexist, and an exclusive one waits for all.
+func TestShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	r1, err := Shared(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Shared(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := exclusiveLater(t, path)
+	r1()
+	select {
+	case <-got:
+		t.Fatal("an exclusive lock was granted while a shared one was held")
+	case <-time.After(100 * time.Millisecond):
+	}
+	r2()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the exclusive lock was not granted after the shared ones were released")
+	}
+}
+
+// exclusiveLater takes (and lets go of) an exclusive lock on path in the
+// background; the channel closes once it was granted.
+func exclusiveLater(t *testing.T, path string) chan struct{} {
+	got := make(chan struct{})
+	go func() {
+		r, err := Exclusive(path)
+		if err != nil {
+			t.Error(err)
+		} else {
+			r()
+		}
+		close(got)
+	}()
+	return got
 }

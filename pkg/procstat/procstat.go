@@ -48,3 +48,22 @@ func StartTime(pid int) uint64 {
 
 // IsZombie reports whether the process has exited and waits to be reaped.
 func (s Stat) IsZombie() bool { return s.State == 'Z' || s.State == 'X' }
+
+// NamedOwnerGone reports whether a name of the form PREFIX-PID-... (a
+// temporary directory a process named after itself) belongs to a process
+// that no longer exists, so that what it left may be removed. A name of
+// another form, or of a live process, is not gone. Every cove process
+// sees the host's PIDs.
+func NamedOwnerGone(name, prefix string) bool {
+	rest, ok := strings.CutPrefix(name, prefix+"-")
+	if !ok {
+		return false
+	}
+	pidStr, _, _ := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	_, err = os.Stat("/proc/" + strconv.Itoa(pid))
+	return os.IsNotExist(err)
+}
