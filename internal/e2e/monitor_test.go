@@ -502,6 +502,24 @@ func TestRunDetachedInPlace(t *testing.T) {
 	if got := monInspect(t, h, id, "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
 		t.Errorf("after stop: %q, want exited 137", got)
 	}
+	// A caller that stops reading at once (`cove run -d ... | true`): the
+	// ID's write fails, and neither run -d nor its container may die of it.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	cmd := h.Cmd("run", "-d", "--name", "closedout", "cove-test/busybox", "sleep", "30")
+	cmd.Stdout = pw
+	err = cmd.Run()
+	pw.Close()
+	if err != nil {
+		t.Logf("run -d with its stdout closed: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := monInspect(t, h, "closedout", "{{.State.Status}}"); got != "running" {
+		t.Errorf("run -d with its stdout closed left the container %q, want running", got)
+	}
 	// A command that cannot start still fails the run itself.
 	r = h.Run(127, "run", "-d", "cove-test/busybox", "no-such-command")
 	if !strings.Contains(r.Stderr, "no-such-command") {
@@ -521,4 +539,38 @@ func monStatField(t *testing.T, pid, n int) int {
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	v, _ := strconv.Atoi(f[n-3])
 	return v
+}
+
+// TestWaitRmContainer: `wait` on a --rm container gives its exit code, as
+// Docker's does, in the foreground and detached: the remover keeps the
+// record until the waiter has read the exit.
+func TestWaitRmContainer(t *testing.T) {
+	h := newHarness(t)
+	loadBusybox(t, h)
+	for i, args := range [][]string{
+		{"run", "--rm", "--name", "fgrm", "cove-test/busybox", "sh", "-c", "sleep 1; exit 5"},
+		{"run", "-d", "--rm", "--name", "bgrm", "cove-test/busybox", "sh", "-c", "sleep 1; exit 5"},
+	} {
+		name := ""
+		for j, a := range args {
+			if a == "--name" {
+				name = args[j+1]
+			}
+		}
+		cmd := h.Cmd(args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, name+" running", func() bool {
+			return run(h.Cmd("inspect", "-f", "{{.State.Status}}", name)).Stdout == "running\n"
+		})
+		r := h.Run(0, "wait", name)
+		if got := strings.TrimSpace(r.Stdout); got != "5" {
+			t.Errorf("case %d: wait printed %q, want the exit code 5", i, got)
+		}
+		cmd.Wait()
+		waitFor(t, 10*time.Second, name+" removed", func() bool {
+			return run(h.Cmd("inspect", name)).Code != 0
+		})
+	}
 }

@@ -230,10 +230,21 @@ func (e *Engine) StartDetachedInPlace(ctx context.Context, id string, started fu
 	// and back (see envLaunchConfig).
 	os.Setenv(envLaunchConfig, string(cfg))
 	// As LaunchMain: orphans of the container come to us, and the relay
-	// signal must not kill us before the monitor takes it over.
+	// signal must not kill us before the monitor takes it over. Nor may
+	// anything else, once the container runs with us as its parent: a
+	// caller that closed our stdout (`cove run -d ... | true`) would make
+	// the ID's write raise SIGPIPE, and the terminal's ^C or hang-up (the
+	// constructor's parent relays them) would end us and, through its
+	// parent-death signal, the container. The launcher was safe in a
+	// session of its own; so are we (Setsid, before the start, as the
+	// launcher), and these signals are taken and dropped: a write then
+	// fails with EPIPE instead. Handled, not ignored: the execve into the
+	// monitor resets handlers to the default, while an ignored signal
+	// would stay ignored in the monitor and its probes.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	unix.Setsid()
 	relay := make(chan os.Signal, 8)
-	signal.Notify(relay, RelaySignal)
+	signal.Notify(relay, RelaySignal, syscall.SIGPIPE, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		for range relay {
 		}
@@ -245,12 +256,10 @@ func (e *Engine) StartDetachedInPlace(ctx context.Context, id string, started fu
 		return err
 	}
 	started()
-	// From here on this process is the container's monitor: out of the
-	// user's session (^C and a closed terminal leave it alone), away from
-	// the user's directory and streams (a shell's $(...) reads until every
+	// From here on this process is the container's monitor: away from the
+	// user's directory and streams (a shell's $(...) reads until every
 	// holder of its pipe is gone), with nothing inherited from the caller
 	// crossing the execve (execMonitor reopens what the monitor needs).
-	unix.Setsid()
 	os.Chdir("/")
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
 		for fd := 0; fd <= 2; fd++ {

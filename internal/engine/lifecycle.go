@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/cove-run/cove/internal/errdefs"
 	"github.com/cove-run/cove/internal/state"
+	"github.com/cove-run/cove/pkg/flock"
 )
 
 // DefaultStopTimeout is Docker's grace period between the stop signal and
@@ -248,6 +251,11 @@ func (e *Engine) WaitContainer(ctx context.Context, ref string, cond WaitConditi
 	if err != nil {
 		return 0, err
 	}
+	// Holding the waiters' lock keeps a --rm container's record from
+	// being removed before we have read its exit (see waitersGone).
+	if release, err := flock.Shared(filepath.Join(stores.Dir(id), waitLockName)); err == nil {
+		defer release()
+	}
 	first, err := e.reconciled(id)
 	if err != nil {
 		return 0, err
@@ -345,4 +353,36 @@ func waitNetworkHelperGone(ctx context.Context, dir string, timeout time.Duratio
 		return
 	}
 	waitPidfd(ctx, &state.State{Pid: ns.Pid, PidStart: ns.Start}, timeout)
+}
+
+// waitLockName is the lock in a container's directory that `cove wait`
+// holds shared while it waits.
+const waitLockName = "wait.lock"
+
+// waitersGone waits (at most 2 s) until no `cove wait` holds the waiters'
+// lock of the container in dir. The remover of a --rm container calls it
+// after recording the exit and before removing the record, as Docker's
+// `wait` gives a --rm container's exit code: a waiter polls the state
+// every 20 ms, and the record would otherwise be gone within a
+// millisecond of the exit. Without a waiter this is one failed stat.
+func waitersGone(dir string) {
+	path := filepath.Join(dir, waitLockName)
+	if _, err := os.Stat(path); err != nil {
+		return
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		release, ok, err := flock.TryExclusive(path)
+		if err != nil {
+			return
+		}
+		if ok {
+			release()
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }

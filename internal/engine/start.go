@@ -65,18 +65,13 @@ func (r *Running) Signal(sig os.Signal) error { return r.proc.Signal(sig) }
 // Wait waits for the container to exit, records its exit and returns the
 // exit code (128+N when a signal killed it).
 //
-// A --rm container with a cove-managed layer: its exit is not recorded: RemoveAfterExit
-// removes it next, and nobody reads the exit of a container about to
-// vanish (meanwhile other cove processes see it running: this process,
-// its monitor, is alive). That is two record replacements fewer on every
-// `run --rm`.
+// A --rm container's exit is recorded too, although RemoveAfterExit
+// removes it next: a `cove wait` may be waiting for it (see waitersGone).
 func (r *Running) Wait() (int, error) {
 	code, err := r.proc.Wait()
 	phase("wait: container exited")
 	r.exitCode, r.exitErr = code, err
-	if !r.removedOnExit() {
-		r.recordExit()
-	}
+	r.recordExit()
 	// The helper outlives the namespace's last process otherwise. After
 	// the exit is recorded: meanwhile another cove would see the process
 	// gone and no exit, and call it killed. Its exit completes while the
@@ -85,8 +80,8 @@ func (r *Running) Wait() (int, error) {
 	return code, err
 }
 
-// removedOnExit: the container is removed by RemoveAfterExit without its
-// exit being recorded first.
+// removedOnExit: the container is removed by RemoveAfterExit without a
+// removal state being recorded first.
 func (r *Running) removedOnExit() bool {
 	return r.AutoRemove && r.rec != nil && r.rec.ManagedLayer
 }
@@ -113,8 +108,7 @@ func (r *Running) recordExit() {
 // with a cove-managed layer goes straight away: no removal state is recorded first,
 // as the rename of its record is the one step that makes it disappear (a
 // kill before it leaves a --rm container whose remover is gone, which the
-// next command removes: see removeOrphan). If that fails, its exit is
-// recorded after all, so that it is left in a true state.
+// next command removes: see removeOrphan).
 func (r *Running) RemoveAfterExit() error {
 	if !r.removedOnExit() {
 		_, err := r.e.RemoveContainer(r.ID, true)
@@ -123,9 +117,6 @@ func (r *Running) RemoveAfterExit() error {
 	stores, err := r.e.States()
 	if err == nil {
 		_, err = r.e.removeRecorded(stores, r.ID, r.Name, r.rec, false)
-	}
-	if err != nil {
-		r.recordExit()
 	}
 	return err
 }
@@ -380,6 +371,16 @@ func (e *Engine) removeContainer(ref string, force, volumes bool) (string, error
 		return "", err
 	}
 	c, err := e.reconciled(id)
+	if err == nil && isRunning(c.State.Status) && c.State.Remover != nil && !processAlive(c.State.Remover) {
+		// A --rm container whose remover (its `cove run`, or its
+		// monitor) was just killed: its process follows within
+		// milliseconds (the parent-death signal), and then it is an
+		// orphan that the lookup removes. Give it that time rather than
+		// call it running.
+		if e.waitGone(context.Background(), c, 2*time.Second) {
+			c, err = e.reconciled(id)
+		}
+	}
 	if errors.Is(err, errOrphanGone) {
 		// An orphaned --rm container: the lookup removed it, as asked
 		// (its anonymous volumes with it).
@@ -442,6 +443,9 @@ func (e *Engine) removeFound(c *state.Container, force, volumes bool) (string, e
 // its record, its network endpoints and, with volumes or --rm, its
 // anonymous volumes.
 func (e *Engine) removeRecorded(stores *state.Store, id, name string, rec *containerRecord, volumes bool) (string, error) {
+	if rec.Options.AutoRemove {
+		waitersGone(stores.Dir(id))
+	}
 	if rec.ManagedLayer {
 		// Its upper directory goes with the record's directory.
 		unmountManagedLayer(stores.Dir(id))
