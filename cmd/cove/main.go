@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime/debug"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cove-run/cove/internal/cli"
 	"github.com/cove-run/cove/internal/engine"
 	"github.com/cove-run/cove/internal/errdefs"
@@ -48,6 +50,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 		os.Exit(errdefs.ExitCove)
 	}
+	// Descriptors the caller left open without close-on-exec (a shell's
+	// `5>&1`, bats's fd 3, make's jobserver) would otherwise reach every
+	// helper cove starts with exec (the network helper, cove-netd, the
+	// launcher), which outlive the command and keep a caller's pipe open:
+	// `$(cove run -d ...)` then waited for the container. cove passes what
+	// its children need explicitly (ExtraFiles), so nothing is lost.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	// A CLI command lives for milliseconds and allocates a few MB, mostly
 	// parsing JSON: the default GC target (100%) runs a collection in the
 	// middle of every `run`, a quarter of the CPU for ~15 ms on a 2-core

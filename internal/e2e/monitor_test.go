@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -520,6 +521,29 @@ func TestRunDetachedInPlace(t *testing.T) {
 	if got := monInspect(t, h, "closedout", "{{.State.Status}}"); got != "running" {
 		t.Errorf("run -d with its stdout closed left the container %q, want running", got)
 	}
+	// A descriptor the caller left open (a shell's 7>&1, bats's fd 3)
+	// must not reach the helpers that outlive run -d (the network helper
+	// is started with exec): the caller's read must end with run -d.
+	xr, xw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = h.Cmd("run", "-d", "--name", "extrafd", "cove-test/busybox", "sleep", "30")
+	// Descriptor 7: the helpers' own extra descriptors (3, 4) would
+	// cover a lower one.
+	cmd.ExtraFiles = []*os.File{nil, nil, nil, nil, xw}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("run -d with an extra descriptor: %v", err)
+	}
+	xw.Close()
+	eof := make(chan struct{})
+	go func() { io.Copy(io.Discard, xr); close(eof) }()
+	select {
+	case <-eof:
+	case <-time.After(5 * time.Second):
+		t.Errorf("the caller's descriptor 7 is still open 5 s after run -d returned: a helper inherited it")
+	}
+	xr.Close()
 	// A command that cannot start still fails the run itself.
 	r = h.Run(127, "run", "-d", "cove-test/busybox", "no-such-command")
 	if !strings.Contains(r.Stderr, "no-such-command") {
