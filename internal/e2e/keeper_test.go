@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -172,5 +174,47 @@ func TestKeeperCreationKilled(t *testing.T) {
 		if live, rec := h.liveKeepers(), h.Keeper(); len(live) != 1 || live[0] != rec {
 			t.Fatalf("round %d: live keepers %v, recorded %d", i, live, rec)
 		}
+	}
+}
+
+// kill -9 of a command right after the constructor forked it into the
+// keeper's namespace: the forked command dies too, and does not go on
+// unseen behind the user's next commands. It used to when the parent was
+// killed before the child had armed its parent-death signal (a network
+// create or a container create finishing after the user saw it killed,
+// TestUserNetworkKilledHalfway's flake). That window is microseconds
+// wide, so the kill is aimed at it: as soon as the parent has a child.
+// A command that went on would print to its stdout pipe, which Wait
+// drains to the end.
+func TestKilledCommandDoesNotGoOn(t *testing.T) {
+	h := newHarness(t)
+	h.Run(0, "unshare", "true") // the keeper, so that every kill lands in join_keeper
+	wentOn, aimed := 0, 0
+	const rounds = 200
+	for i := 0; i < rounds; i++ {
+		cmd := h.Cmd("unshare", "sh", "-c", "sleep 0.05; echo went-on")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		children := fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+			if b, err := os.ReadFile(children); err != nil || len(bytes.TrimSpace(b)) > 0 {
+				aimed++
+				break
+			}
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		if out.Len() > 0 {
+			wentOn++
+		}
+	}
+	if aimed < rounds/2 {
+		t.Errorf("the kill found the forked command in only %d of %d rounds", aimed, rounds)
+	}
+	if wentOn > 0 {
+		t.Errorf("%d of %d commands went on after their cove was killed", wentOn, rounds)
 	}
 }

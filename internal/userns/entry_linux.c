@@ -752,6 +752,24 @@ static void wait_child_or_detach(pid_t pid, int fd, struct termios *t)
 	wait_child_and_exit(pid, t);
 }
 
+// die_with_parent makes the forked command die with the parent that
+// relays its status, as if it had been killed with it: a command whose
+// parent was killed (kill -9 of the cove the user started) must not go on
+// unseen, changing the store behind the user's next commands.
+//
+// PR_SET_PDEATHSIG only covers a parent that dies after the prctl: the
+// kernel sends the signal when it reparents the children of a dying
+// process, and a child that has not run yet since fork(2) (the usual
+// order: the parent runs on) is reparented without one if the parent is
+// killed first. Its parent is then no longer the one that forked it, so
+// compare getppid() with the forker's pid once the signal is armed.
+static void die_with_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		raise(SIGKILL);
+}
+
 // join_keeper forks the command into the keeper's namespace. The parent
 // stays on the host, as when the command makes its own namespace: it
 // relays signals and restores the terminal if the child is killed.
@@ -763,13 +781,14 @@ static void join_keeper(int nsfd, uid_t uid, gid_t gid, int single)
 	int detach[2] = {-1, -1};
 	if (pipe2(detach, O_CLOEXEC) < 0)
 		detach[0] = detach[1] = -1;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "Error: fork: %s\n", strerror(errno));
 		_exit(125);
 	}
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		die_with_parent(parent);
 		if (detach[0] >= 0)
 			close(detach[0]);
 		cove_detach_fd = detach[1];
@@ -880,13 +899,14 @@ __attribute__((constructor)) static void cove_userns_entry(int argc, char **argv
 	if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(to_parent, O_CLOEXEC) < 0)
 		return;
 	fflush(NULL);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return;
 	if (pid == 0) {
 		// Child. If the parent dies, so do we: a half-set-up namespace
 		// must not go on alone.
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		die_with_parent(parent);
 		close(to_child[1]);
 		close(to_parent[0]);
 		char status = 'u';
