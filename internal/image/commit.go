@@ -135,7 +135,7 @@ func (s *Service) Commit(ctx context.Context, req CommitRequest) (string, error)
 	if err != nil {
 		return "", err
 	}
-	return s.copyToStore(ctx, ref, named, s.copyContext("", nil), nil)
+	return s.copyToStore(ctx, ref, named, s.systemContext("", nil), nil)
 }
 
 // writeLayerDiff stores the container layer's changes as an uncompressed

@@ -44,8 +44,6 @@ type Options struct {
 type Service struct {
 	store cstorage.Store
 	opts  Options
-	// bigFiles is bigFilesDir's answer once asked.
-	bigFiles *string
 }
 
 // New returns a service for store.
@@ -76,14 +74,6 @@ func (s *Service) systemContext(registry string, tlsVerify *bool) *types.SystemC
 	case registry != "" && IsLoopbackRegistry(registry):
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}
-	return sys
-}
-
-// copyContext is systemContext for a copy that writes big temporary
-// files (pull, load, push, save, import, commit): they go to bigFilesDir.
-func (s *Service) copyContext(registry string, tlsVerify *bool) *types.SystemContext {
-	sys := s.systemContext(registry, tlsVerify)
-	sys.BigFilesTemporaryDir = s.bigFilesDir()
 	return sys
 }
 

@@ -66,7 +66,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (string, error)
 	if err := ref.(tarball.ConfigUpdater).ConfigUpdate(cfg, nil); err != nil {
 		return "", err
 	}
-	id, err := s.copyToStore(ctx, ref, named, s.copyContext("", nil), nil)
+	id, err := s.copyToStore(ctx, ref, named, s.systemContext("", nil), nil)
 	if err != nil {
 		var bad *badLayerError
 		if errors.As(err, &bad) {

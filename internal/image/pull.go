@@ -178,7 +178,7 @@ func (s *Service) pullNamed(ctx context.Context, named reference.Named, req Pull
 	if err != nil {
 		return "", err
 	}
-	sys := s.copyContext(reference.Domain(named), req.TLSVerify)
+	sys := s.systemContext(reference.Domain(named), req.TLSVerify)
 	if req.Progress != nil {
 		fmt.Fprintf(req.Progress, "Trying to pull %s...\n", named)
 	}
@@ -258,7 +258,7 @@ func (s *Service) pullFromTransport(ctx context.Context, req PullRequest, transp
 	if err != nil {
 		return nil, invalidCause(err, "invalid reference %q: %v", req.Ref, err)
 	}
-	sys := s.copyContext("", req.TLSVerify)
+	sys := s.systemContext("", req.TLSVerify)
 	within := src.StringWithinTransport()
 	path, sub, _ := strings.Cut(within, ":")
 	if (transport == "docker-archive" || transport == "oci-archive") && sub == "" {

@@ -94,7 +94,7 @@ func (s *Service) Push(ctx context.Context, req PushRequest) error {
 			return invalidCause(err, "destination %q: %v", dest, err)
 		}
 	}
-	sys := s.copyContext(registry, req.TLSVerify)
+	sys := s.systemContext(registry, req.TLSVerify)
 	pc, err := policyContext(sys)
 	if err != nil {
 		return err
@@ -145,7 +145,7 @@ func (s *Service) Save(ctx context.Context, names []string, format, path string)
 	if len(names) > 1 && format != "docker-archive" {
 		return errdefs.InvalidArgument("--format %s holds one image; use docker-archive for several", format)
 	}
-	sys := s.copyContext("", nil)
+	sys := s.systemContext("", nil)
 	pc, err := policyContext(sys)
 	if err != nil {
 		return err
@@ -280,7 +280,7 @@ func (s *Service) Load(ctx context.Context, path, input string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	sys := s.copyContext("", nil)
+	sys := s.systemContext("", nil)
 	var loaded []loadedImage
 	switch kind {
 	case "oci":
