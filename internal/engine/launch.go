@@ -570,6 +570,7 @@ func (l *launcher) start(fresh bool) error {
 		s.PidStart = pidStartTime(l.pid)
 		s.BootID = bootID()
 		s.MonitorPid = os.Getpid()
+		s.MonitorStart = pidStartTime(s.MonitorPid)
 		if rec.Options.AutoRemove {
 			// The launcher keeps its PID and start time through its
 			// execs into the monitor and back.

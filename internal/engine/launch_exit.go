@@ -135,8 +135,18 @@ func MonitorAlive(pid int, id string) bool {
 
 // monitorWillRecord reports whether the container's monitor (or launcher)
 // is alive and will record the exit of the process s.Pid itself.
+//
+// A supervisor that is not (yet) a cove-monitor, the foreground `cove run`
+// or `run -d` before its execve, is recognised by its recorded start time:
+// between the container's exit (a zombie, so not alive) and its reaping
+// and record, a concurrent `wait` or `ps` must not call the exit a
+// disappearance (137), as TestLifecycleWaitBlocks once saw.
 func monitorWillRecord(id string, s *state.State) bool {
-	return MonitorAlive(s.MonitorPid, id)
+	if MonitorAlive(s.MonitorPid, id) {
+		return true
+	}
+	return s.MonitorPid > 0 && s.MonitorStart != 0 && (s.BootID == "" || s.BootID == bootID()) &&
+		pidStartTime(s.MonitorPid) == s.MonitorStart && !isZombie(s.MonitorPid)
 }
 
 // exitFromFile fills in the exit of the run s describes from the

@@ -96,3 +96,19 @@ func TestTakeExitFromFile(t *testing.T) {
 		t.Error("took the exit twice")
 	}
 }
+
+// TestMonitorWillRecordForeground: a live supervisor that is not a
+// cove-monitor (the foreground cove run) is recognised by its recorded
+// start time, so that its container's exit is not called a disappearance
+// before it records it; a recycled PID is not.
+func TestMonitorWillRecordForeground(t *testing.T) {
+	me := os.Getpid()
+	s := &state.State{Status: state.Running, MonitorPid: me, MonitorStart: pidStartTime(me)}
+	if !monitorWillRecord(fmt.Sprintf("%064x", 9), s) {
+		t.Error("a live foreground supervisor was not recognised")
+	}
+	s.MonitorStart++
+	if monitorWillRecord(fmt.Sprintf("%064x", 9), s) {
+		t.Error("a PID with another start time was taken for the supervisor")
+	}
+}

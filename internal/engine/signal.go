@@ -214,6 +214,7 @@ func (e *Engine) RecordMonitor(id string, pid int) error {
 	return stores.SetState(id, func(s *state.State) error {
 		if s.Status == state.Running {
 			s.MonitorPid = pid
+			s.MonitorStart = pidStartTime(pid)
 		}
 		return nil
 	})

@@ -218,6 +218,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, sio StartIO) (*
 		// This process supervises a foreground container: it relays
 		// signals that other cove processes cannot deliver themselves.
 		s.MonitorPid = os.Getpid()
+		s.MonitorStart = pidStartTime(s.MonitorPid)
 		if rec.Options.AutoRemove {
 			s.Remover = selfProcess()
 		}

@@ -78,8 +78,13 @@ type State struct {
 	// a reboot is not mistaken for the container.
 	PidStart uint64 `json:"PidStart,omitempty"`
 	// BootID ties Pid to one boot of the machine.
-	BootID       string    `json:"BootID,omitempty"`
-	MonitorPid   int       `json:"MonitorPid,omitempty"`
+	BootID     string `json:"BootID,omitempty"`
+	MonitorPid int    `json:"MonitorPid,omitempty"`
+	// MonitorStart is MonitorPid's start time (clock ticks since boot),
+	// to recognise a live supervisor that is not a cove-monitor (the
+	// foreground `cove run`, or `run -d` before its execve) rather than a
+	// recycled PID.
+	MonitorStart uint64    `json:"MonitorStart,omitempty"`
 	ExitCode     int       `json:"ExitCode"`
 	Error        string    `json:"Error"`
 	OOMKilled    bool      `json:"OOMKilled"`
