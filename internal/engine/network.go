@@ -420,7 +420,7 @@ func (n *networkStarter) record(h *network.Helper) error {
 		rec.IPAddress, rec.Gateway = a.ContainerIP, a.Gateway
 	}
 	data, _ := json.Marshal(rec)
-	if err := writeFileAtomic(filepath.Join(n.dir, netStateFile), data); err != nil {
+	if err := atomicfile.Write(filepath.Join(n.dir, netStateFile), data, 0o600); err != nil {
 		h.Stop()
 		n.h = nil
 		return err
@@ -501,10 +501,6 @@ func readNetState(dir string) (*netState, bool) {
 		return nil, false
 	}
 	return &ns, true
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	return atomicfile.Write(path, data, 0o600)
 }
 
 // etcNetworkFiles returns the container's /etc/hosts and /etc/resolv.conf.
